@@ -1,0 +1,43 @@
+"""The ``preflight`` command line: a thin typer app, one module per command.
+
+Commands only parse arguments, call the Python API and render; exit codes follow the contract:
+0 passed, 1 a gate or monitor said no, 2 usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from preflight import __version__
+from preflight.cli.audit import audit
+
+app = typer.Typer(
+    name="preflight",
+    help="Stop a training run before it spends accelerator time on data that cannot teach it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"preflight {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Stop a training run before it spends accelerator time on data that cannot teach it."""
+
+
+app.command("audit")(audit)
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,99 @@
+"""Statistics read from the manifest: per split and in total, all in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preflight.manifest.store import Manifest
+
+SPLIT_ORDER = ("train", "dev", "eval", "test", "all")
+
+_PER_RECORDING = """
+WITH sz AS (
+    SELECT recording_id, count(*) AS n, sum(stop_s - start_s) AS pos_s
+    FROM seizures GROUP BY recording_id
+), win AS (
+    SELECT recording_id, count(*) AS n, count(*) FILTER (WHERE positive) AS p
+    FROM windows GROUP BY recording_id
+)
+SELECT r.recording_id, r.split, r.patient, r.duration_s,
+       coalesce(sz.n, 0) AS events, coalesce(sz.pos_s, 0.0) AS positive_s,
+       coalesce(win.n, 0) AS windows, coalesce(win.p, 0) AS positive_windows
+FROM recordings r
+LEFT JOIN sz USING (recording_id)
+LEFT JOIN win USING (recording_id)
+"""
+
+_AGGREGATE = f"""
+WITH rec AS ({_PER_RECORDING})
+SELECT {{group}} AS split,
+       count(*) AS recordings,
+       count(DISTINCT patient) AS patients,
+       count(*) FILTER (WHERE events > 0) AS positive_recordings,
+       count(DISTINCT patient) FILTER (WHERE events > 0) AS positive_patients,
+       CAST(sum(events) AS BIGINT) AS events,
+       CAST(sum(windows) AS BIGINT) AS windows,
+       CAST(sum(positive_windows) AS BIGINT) AS positive_windows,
+       sum(duration_s) / 3600.0 AS hours,
+       sum(positive_s) / 3600.0 AS positive_hours
+FROM rec {{group_by}}
+"""
+
+SPLIT_FIELDS = (
+    "recordings", "patients", "positive_recordings", "positive_patients", "events", "windows",
+    "positive_windows", "hours", "positive_hours",
+)  # fmt: skip
+
+
+def split_stats(m: Manifest) -> dict[str, dict[str, Any]]:
+    """Statistics per split, in the order train, dev, eval, then others by name."""
+    rows = m.query(_AGGREGATE.format(group="split", group_by="GROUP BY split"))
+    stats = {row[0]: dict(zip(SPLIT_FIELDS, _clean(row[1:]), strict=True)) for row in rows}
+    return dict(sorted(stats.items(), key=lambda kv: _split_rank(kv[0])))
+
+
+def totals(m: Manifest) -> dict[str, Any]:
+    """Corpus totals, including the number of rejected input files."""
+    row = m.query(_AGGREGATE.format(group="NULL", group_by=""))[0]
+    out = dict(zip(SPLIT_FIELDS, _clean(row[1:]), strict=True))
+    rejected = m.query("SELECT count(DISTINCT path) FROM rejected")[0][0]
+    return {
+        "recordings": out["recordings"],
+        "rejected": int(rejected),
+        "patients": out["patients"],
+        "events": out["events"],
+        "windows": out["windows"],
+        "positive_windows": out["positive_windows"],
+        "hours": out["hours"],
+        "positive_hours": out["positive_hours"],
+    }
+
+
+def rejected(m: Manifest) -> list[dict[str, Any]]:
+    """Every rejected input, by path then line."""
+    rows = m.query("SELECT path, reason, message, line FROM rejected ORDER BY path, line NULLS FIRST")
+    return [{"path": p, "reason": r, "message": msg, "line": ln} for p, r, msg, ln in rows]
+
+
+def per_recording(m: Manifest) -> list[dict[str, Any]]:
+    """One row per recording: split, patient, duration, events, windows, positive windows."""
+    cur = m.con.execute(_PER_RECORDING + " ORDER BY r.recording_id")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _clean(values: tuple[Any, ...]) -> list[Any]:
+    # Empty tables give NULL sums; hours are rounded to keep reports readable.
+    out: list[Any] = []
+    for v in values:
+        if v is None:
+            out.append(0)
+        elif isinstance(v, float):
+            out.append(round(v, 4))
+        else:
+            out.append(int(v))
+    return out
+
+
+def _split_rank(name: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)

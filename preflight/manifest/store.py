@@ -1,0 +1,177 @@
+"""The manifest database: opening, locking, and writing the parse cache and derived tables.
+
+DuckDB errors are caught here, once, and re-raised as ``ManifestError`` with a fix the user can
+act on. Every update of a scan runs in one transaction: a scan killed half-way leaves the
+manifest as it was before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from preflight.errors import ManifestError
+from preflight.manifest import schema
+
+DEFAULT_DIRNAME = ".preflight"
+DEFAULT_FILENAME = "manifest.duckdb"
+
+
+def default_path(root: Path) -> Path:
+    """Where the manifest lives by default: ``<data root>/.preflight/manifest.duckdb``."""
+    base = root if root.is_dir() else root.parent
+    return base / DEFAULT_DIRNAME / DEFAULT_FILENAME
+
+
+class Manifest:
+    """An open manifest database.
+
+    Use ``Manifest.open(path)`` (a context manager) rather than the constructor.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False, wait_s: float = 30.0) -> Manifest:
+        """Open (creating if needed) the manifest at ``path``.
+
+        Args:
+            path: the DuckDB file.
+            read_only: open without taking the write lock.
+            wait_s: how long to wait for another process holding the manifest.
+
+        Raises:
+            ManifestError: the file is not a DuckDB database, is newer than this preflight, or
+                another process kept it locked for longer than ``wait_s``.
+        """
+        path = Path(path)
+        if read_only and not path.exists():
+            raise ManifestError(
+                "no manifest here; run `preflight audit SOURCE` first", path=path
+            )
+        if not read_only:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ManifestError(f"cannot create folder: {exc.strerror}", path=path) from exc
+        con = _connect_waiting(path, read_only=read_only, wait_s=wait_s)
+        manifest = cls(con, path, read_only=read_only)
+        if not read_only:
+            manifest._migrate()
+        return manifest
+
+    def close(self) -> None:
+        """Close the connection and release the lock."""
+        self.con.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self.meta("schema_version") if self._has_table("meta") else None
+        if version is not None and int(version) > schema.SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema version {version} is newer than this preflight "
+                f"(knows {schema.SCHEMA_VERSION}); upgrade preflight or use another --manifest",
+                path=self.path,
+            )
+        schema.create_cache_tables(self.con)
+
+    def _has_table(self, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def has_derived(self) -> bool:
+        """True when the derived tables (recordings, windows ...) exist."""
+        return self._has_table("windows") and self._has_table("recordings")
+
+    def meta(self, key: str) -> str | None:
+        """A provenance value from the ``meta`` table."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Write provenance values into the ``meta`` table."""
+        self.con.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [[k, v] for k, v in values.items()]
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: commit on success, roll back on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert(self, table: str, columns: dict[str, Sequence[Any]], types: pa.Schema | None = None) -> None:
+        """Bulk-insert column lists into ``table`` through Arrow (no per-row round trips)."""
+        arrow = pa.table(columns, schema=types)
+        if arrow.num_rows == 0:
+            return
+        self.con.register("_incoming", arrow)
+        try:
+            names = ", ".join(columns)
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def delete_paths(self, paths: Sequence[str]) -> None:
+        """Forget every cached row of the files in ``paths``."""
+        if not paths:
+            return
+        self.con.register("_gone", pa.table({"path": list(paths)}))
+        try:
+            for table, column in (
+                ("files", "path"),
+                ("edf_headers", "path"),
+                ("ann_recordings", "source_path"),
+                ("ann_events", "source_path"),
+            ):
+                self.con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT path FROM _gone)")
+        finally:
+            self.con.unregister("_gone")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        return self.con.execute(sql, params).fetchall()
+
+
+def _connect_waiting(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise ManifestError(f"cannot open manifest: {exc}", path=path) from exc
+            if time.monotonic() >= deadline:
+                raise ManifestError(
+                    f"manifest is in use by another preflight process (waited {wait_s:g} s); "
+                    "wait for it to finish or pass another --manifest",
+                    path=path,
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise ManifestError(
+                f"not a usable manifest ({exc}); delete it or pass another --manifest", path=path
+            ) from exc

@@ -1,0 +1,107 @@
+"""Seizure intervals and window labels, computed in SQL from event intervals.
+
+No window is ever loaded. For a recording of duration ``D``, window ``i`` spans
+``[i * stride, i * stride + window)`` and exists when ``i * stride + window <= D``. Its positive
+overlap is the length of its intersection with the recording's *seizures*: the union of the
+positive events of its label source, so overlapping or duplicated annotations are never counted
+twice. A window is positive when that overlap is greater than zero and at least ``min_overlap_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+# Float tolerance for "the window lies entirely inside the recording": durations such as
+# 2348.0 s read from text and multiplied out from data records must not lose their last window.
+EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class WindowParams:
+    """How recordings are cut into windows; recorded in the manifest as provenance.
+
+    Attributes:
+        window_s: window length in seconds.
+        stride_s: step between window starts in seconds.
+        min_overlap_s: seizure overlap (seconds) a window needs to be positive; 0 means any
+            overlap greater than zero.
+    """
+
+    window_s: float = 10.0
+    stride_s: float = 10.0
+    min_overlap_s: float = 0.0
+
+    def overlap_rule(self) -> str:
+        """The labelling rule in words, for reports and provenance."""
+        if self.min_overlap_s <= 0:
+            return "positive if seizure overlap > 0 s"
+        return f"positive if seizure overlap >= {self.min_overlap_s:g} s"
+
+
+_SEIZURES = """
+CREATE OR REPLACE TABLE seizures AS
+WITH pos AS (
+    SELECT e.recording_id, e.start_s, e.stop_s
+    FROM events e JOIN recordings r
+      ON r.recording_id = e.recording_id AND r.label_source = e.source_path
+    WHERE e.positive
+), ordered AS (
+    SELECT *, max(stop_s) OVER (
+        PARTITION BY recording_id ORDER BY start_s, stop_s
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+    FROM pos
+), grouped AS (
+    SELECT *, sum(CASE WHEN reach IS NULL OR start_s > reach THEN 1 ELSE 0 END) OVER (
+        PARTITION BY recording_id ORDER BY start_s, stop_s ROWS UNBOUNDED PRECEDING) AS grp
+    FROM ordered
+)
+SELECT recording_id, CAST(grp - 1 AS INTEGER) AS seizure_idx,
+       min(start_s) AS start_s, max(stop_s) AS stop_s
+FROM grouped GROUP BY recording_id, grp
+"""
+
+_WINDOWS = """
+CREATE OR REPLACE TABLE windows AS
+WITH w AS (
+    SELECT r.recording_id, CAST(t.i AS INTEGER) AS window_idx
+    FROM recordings r,
+         range(0, CAST(floor((r.duration_s - $window + $eps) / $stride) AS BIGINT) + 1) t(i)
+    WHERE r.duration_s + $eps >= $window
+), ov AS (
+    -- Only the windows a seizure can touch: i * stride < stop and i * stride + window > start.
+    SELECT s.recording_id, CAST(t.i AS INTEGER) AS window_idx,
+           sum(least(s.stop_s, t.i * $stride + $window) - greatest(s.start_s, t.i * $stride))
+               AS overlap_s
+    FROM seizures s,
+         range(greatest(0, CAST(floor((s.start_s - $window) / $stride) AS BIGINT)),
+               CAST(ceil(s.stop_s / $stride) AS BIGINT) + 1) t(i)
+    WHERE t.i * $stride < s.stop_s AND t.i * $stride + $window > s.start_s
+    GROUP BY ALL
+)
+SELECT w.recording_id, w.window_idx,
+       w.window_idx * $stride AS start_s,
+       coalesce(ov.overlap_s, 0.0) AS overlap_s,
+       coalesce(ov.overlap_s, 0.0) > 0 AND coalesce(ov.overlap_s, 0.0) >= $min_overlap AS positive
+FROM w LEFT JOIN ov USING (recording_id, window_idx)
+ORDER BY w.recording_id, w.window_idx
+"""
+
+
+def build_seizures(con: duckdb.DuckDBPyConnection) -> None:
+    """Merge each recording's positive events (from its label source) into disjoint seizures."""
+    con.execute(_SEIZURES)
+
+
+def build_windows(con: duckdb.DuckDBPyConnection, params: WindowParams) -> None:
+    """Create the ``windows`` table (one row per window) with its positive overlap and label."""
+    con.execute(
+        _WINDOWS,
+        {
+            "window": params.window_s,
+            "stride": params.stride_s,
+            "min_overlap": params.min_overlap_s,
+            "eps": EPS,
+        },
+    )

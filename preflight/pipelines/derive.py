@@ -1,0 +1,325 @@
+"""From the parse cache to the derived tables: match recordings with their annotations.
+
+Runs inside the scan's transaction. Decisions (which annotation file labels a recording, why an
+input is rejected) are made here in Python over one row per file and per annotated recording;
+the bulk (events, seizures, windows) moves in SQL.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from preflight.errors import Reason
+from preflight.manifest.schema import create_derived_tables
+from preflight.manifest.store import Manifest
+from preflight.manifest.windows import WindowParams, build_seizures, build_windows
+from preflight.pipelines.discover import Kind
+from preflight.pipelines.layout import place
+
+# Events may end this far past a recording's end: `# duration` is written with two decimals.
+END_TOLERANCE_S = 0.01
+
+
+def _priority(path: str, kind: Kind) -> int:
+    """Which annotation labels windows when a recording has several (lower wins)."""
+    ext = posixpath.splitext(path)[1].lower()
+    order = {
+        (Kind.TUSZ_CSV, ".csv_bi"): 0,
+        (Kind.TUSZ_TSE, ".tse_bi"): 1,
+        (Kind.TUSZ_LBL, ".lbl_bi"): 1,
+        (Kind.BIDS_EVENTS, ".tsv"): 2,
+        (Kind.CHBMIT_SUMMARY, ".txt"): 3,
+        (Kind.SIENA_LIST, ".txt"): 3,
+        (Kind.TUSZ_CSV, ".csv"): 4,
+        (Kind.TUSZ_TSE, ".tse"): 5,
+        (Kind.TUSZ_LBL, ".lbl"): 6,
+    }
+    return order.get((kind, ext), 7)
+
+
+@dataclass(slots=True)
+class _Source:
+    """One annotated recording inside one annotation file."""
+
+    path: str
+    kind: Kind
+    key: str
+    reader: str
+    duration: float | None
+    line: int | None
+    problem: tuple[str, str, int | None] | None  # (reason, message, line)
+    edf_name: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return 7 if self.kind is Kind.EDF else _priority(self.path, self.kind)
+
+
+@dataclass(slots=True)
+class _Edf:
+    path: str
+    content_hash: str | None
+    duration: float
+    n_channels: int
+    channels: list[str]
+    sampling_rate: float
+    start_time: object
+    patient_field: str
+
+
+@dataclass(slots=True)
+class Derived:
+    """Rows for the derived tables, column-wise."""
+
+    recordings: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
+    sources: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
+    rejected: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+
+    def reject(self, path: str, reason: Reason | str, message: str, line: int | None = None) -> None:
+        self.rejected.append((path, str(reason), message, line))
+
+
+def derive(
+    m: Manifest,
+    *,
+    kinds: frozenset[Kind],
+    labels_only: bool,
+    edfplus: bool,
+    params: WindowParams,
+    walk_problems: list[tuple[str, Reason, str]],
+) -> None:
+    """Rebuild recordings, events, seizures, windows and rejected from the parse cache."""
+    out = Derived()
+    for path, reason, message in walk_problems:
+        out.reject(path, reason, message)
+    file_errors = _file_errors(m, kinds, out)
+    sources = _load_sources(m, kinds, file_errors, edfplus=edfplus or labels_only)
+    by_key: dict[tuple[str, str], list[_Source]] = defaultdict(list)
+    for src in sources:
+        by_key[(posixpath.dirname(src.path), src.key)].append(src)
+    if labels_only:
+        _match_labels_only(by_key, out)
+    else:
+        edfs = _load_edfs(m, kinds, file_errors)
+        _match_edfs(edfs, by_key, file_errors, out, edfplus=edfplus)
+    create_derived_tables(m.con)
+    _write(m, out, params)
+
+
+def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str, str]:
+    rows = m.query(
+        "SELECT path, kind, error_reason, error_message, error_line FROM files"
+        " WHERE error_reason IS NOT NULL ORDER BY path"
+    )
+    errors: dict[str, str] = {}
+    for path, kind, reason, message, line in rows:
+        if Kind(kind) in kinds:
+            errors[path] = reason
+            out.reject(path, reason, message, line)
+    return errors
+
+
+def _load_sources(
+    m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, str], *, edfplus: bool
+) -> list[_Source]:
+    rows = m.query(
+        "SELECT a.source_path, f.kind, a.key, f.reader, a.duration_s, a.line, a.edf_name,"
+        " a.problem_reason, a.problem_message, a.problem_line"
+        " FROM ann_recordings a JOIN files f ON f.path = a.source_path ORDER BY 1, 3"
+    )
+    out = []
+    for path, kind, key, reader, duration, line, edf_name, p_reason, p_msg, p_line in rows:
+        kind = Kind(kind)
+        if kind not in kinds or path in file_errors:
+            continue
+        if kind is Kind.EDF and not edfplus and not _has_seizure(m, path):
+            continue  # auto mode: EDF+ notes alone do not make a recording annotated
+        problem = None if p_reason is None else (p_reason, p_msg, p_line)
+        out.append(_Source(path, kind, key, reader, duration, line, problem, edf_name))
+    return out
+
+
+def _has_seizure(m: Manifest, path: str) -> bool:
+    row = m.query("SELECT bool_or(positive) FROM ann_events WHERE source_path = ?", [path])
+    return bool(row and row[0][0])
+
+
+def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, str]) -> list[_Edf]:
+    if Kind.EDF not in kinds:
+        return []
+    rows = m.query(
+        "SELECT h.path, f.content_hash, h.duration_s, h.channels, h.sampling_rates,"
+        " h.start_time, h.patient_field FROM edf_headers h JOIN files f USING (path) ORDER BY 1"
+    )
+    return [
+        _Edf(path, chash, dur, len(ch), list(ch), max(rates), start, patient or "")
+        for path, chash, dur, ch, rates, start, patient in rows
+        if path not in file_errors
+    ]
+
+
+def _lookup_keys(edf_path: str) -> list[str]:
+    stem = posixpath.splitext(posixpath.basename(edf_path))[0]
+    return [stem, stem[: -len("_eeg")]] if stem.endswith("_eeg") else [stem]
+
+
+def _match_edfs(
+    edfs: list[_Edf],
+    by_key: dict[tuple[str, str], list[_Source]],
+    file_errors: dict[str, str],
+    out: Derived,
+    *,
+    edfplus: bool,
+) -> None:
+    used: set[tuple[str, str]] = set()
+    for edf in edfs:
+        folder = posixpath.dirname(edf.path)
+        key, srcs = next(
+            ((k, by_key[(folder, k)]) for k in _lookup_keys(edf.path) if (folder, k) in by_key),
+            (_lookup_keys(edf.path)[-1], []),
+        )
+        used.add((folder, key))
+        _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
+    for (folder, key), srcs in sorted(by_key.items()):
+        if (folder, key) in used:
+            continue
+        for src in srcs:
+            if src.kind is Kind.EDF:
+                continue
+            if src.problem is not None:
+                out.reject(src.path, src.problem[0], f"{key}: {src.problem[1]}", src.problem[2])
+                continue
+            edf_name = src.edf_name or f"{key}.edf"
+            bad = [p for p in file_errors if p in (f"{folder}/{edf_name}".lstrip("/"), edf_name)]
+            reason = Reason.RECORDING_REJECTED if bad else Reason.MISSING_RECORDING
+            what = "was rejected" if bad else "is not present"
+            out.reject(src.path, reason, f"annotates {edf_name}, which {what}", src.line)
+
+
+def _add_recording(
+    edf: _Edf, folder: str, key: str, srcs: list[_Source], out: Derived, *, edfplus: bool
+) -> None:
+    bad = [s for s in srcs if s.problem is not None]
+    for s in bad:
+        msg = f"{key}: {s.problem[1]}" if s.problem and s.kind is not Kind.EDF else s.problem[1]  # type: ignore[index]
+        out.reject(s.path if s.kind is not Kind.EDF else edf.path, s.problem[0], msg, s.problem[2])  # type: ignore[index]
+    if bad:
+        if any(s.kind is not Kind.EDF for s in bad):
+            names = ", ".join(sorted({s.path for s in bad}))
+            out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
+        return
+    if not srcs:
+        hint = "" if edfplus else " (for EDF+ annotations without seizures, use --format edfplus)"
+        out.reject(edf.path, Reason.MISSING_ANNOTATIONS, f"no annotation file found for {key}{hint}")
+        return
+    label = min(srcs, key=lambda s: (s.rank, s.path))
+    rec_id = f"{folder}/{key}" if folder else key
+    where = place(edf.path, key, label.kind, edf.patient_field)
+    r = out.recordings
+    for col, val in (
+        ("recording_id", rec_id), ("path", edf.path),
+        ("annotation_paths", sorted({s.path for s in srcs if s.kind is not Kind.EDF})),
+        ("label_source", label.path), ("label_reader", label.reader),
+        ("patient", where.patient), ("session", where.session), ("split", where.split),
+        ("n_channels", edf.n_channels), ("channels", edf.channels),
+        ("sampling_rate", edf.sampling_rate), ("duration_s", edf.duration),
+        ("start_time", edf.start_time), ("content_hash", edf.content_hash),
+    ):  # fmt: skip
+        r[col].append(val)
+    for s in srcs:
+        out.sources["recording_id"].append(rec_id)
+        out.sources["source_path"].append(s.path)
+        out.sources["key"].append(s.key)
+
+
+def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derived) -> None:
+    for (folder, key), srcs in sorted(by_key.items()):
+        srcs = [s for s in srcs if s.kind is not Kind.EDF]
+        if not srcs:
+            continue
+        bad = [s for s in srcs if s.problem is not None]
+        for s in bad:
+            out.reject(s.path, s.problem[0], f"{key}: {s.problem[1]}", s.problem[2])  # type: ignore[index]
+        if bad:
+            continue
+        label = min(srcs, key=lambda s: (s.rank, s.path))
+        duration = label.duration
+        if duration is None:
+            duration = next((s.duration for s in srcs if s.duration is not None), None)
+        if duration is None:
+            msg = f"{key}: a labels-only audit needs a duration and these annotations give none"
+            out.reject(label.path, Reason.NO_DURATION, msg, label.line)
+            continue
+        rec_id = f"{folder}/{key}" if folder else key
+        where = place(label.path, key, label.kind)
+        r = out.recordings
+        for col, val in (
+            ("recording_id", rec_id), ("path", None),
+            ("annotation_paths", sorted({s.path for s in srcs})),
+            ("label_source", label.path), ("label_reader", label.reader),
+            ("patient", where.patient), ("session", where.session), ("split", where.split),
+            ("n_channels", None), ("channels", None), ("sampling_rate", None),
+            ("duration_s", duration), ("start_time", None), ("content_hash", None),
+        ):  # fmt: skip
+            r[col].append(val)
+        for s in srcs:
+            out.sources["recording_id"].append(rec_id)
+            out.sources["source_path"].append(s.path)
+            out.sources["key"].append(s.key)
+
+
+_OUT_OF_RANGE = """
+SELECT s.recording_id, e.source_path, arg_min(e.line, e.idx) AS line,
+       max(e.stop_s) AS stop_s, any_value(r.duration_s) AS duration_s
+FROM ann_events e
+JOIN recordings_sources s ON s.source_path = e.source_path AND s.key = e.key
+JOIN recordings r ON r.recording_id = s.recording_id
+WHERE e.stop_s > r.duration_s + $tol
+GROUP BY s.recording_id, e.source_path
+ORDER BY 1, 2
+"""
+
+
+def _write(m: Manifest, out: Derived, params: WindowParams) -> None:
+    m.con.execute(
+        "CREATE OR REPLACE TEMP TABLE recordings_sources"
+        " (recording_id VARCHAR, source_path VARCHAR, key VARCHAR)"
+    )
+    if out.recordings:
+        m.insert("recordings", out.recordings)
+        m.insert("recordings_sources", out.sources)
+    _reject_out_of_range(m, out)
+    m.con.execute(
+        "INSERT INTO events SELECT s.recording_id,"
+        " CAST(row_number() OVER (PARTITION BY s.recording_id ORDER BY e.source_path, e.idx) - 1"
+        " AS INTEGER), e.source_path, e.start_s, e.stop_s, e.label, e.positive, e.channel,"
+        " e.confidence, e.line FROM ann_events e JOIN recordings_sources s"
+        " ON s.source_path = e.source_path AND s.key = e.key"
+    )
+    if out.rejected:
+        cols = ("path", "reason", "message", "line")
+        m.insert("rejected", {c: [row[i] for row in out.rejected] for i, c in enumerate(cols)})
+    build_seizures(m.con)
+    build_windows(m.con, params)
+
+
+def _reject_out_of_range(m: Manifest, out: Derived) -> None:
+    rows = m.query(_OUT_OF_RANGE, {"tol": END_TOLERANCE_S})
+    if not rows:
+        return
+    gone = sorted({r[0] for r in rows})
+    for rec_id, source, line, stop, duration in rows:
+        out.reject(
+            source, Reason.OUT_OF_RANGE,
+            f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,
+        )  # fmt: skip
+    edf_paths = m.query(
+        "SELECT recording_id, path FROM recordings WHERE list_contains(?, recording_id)", [gone]
+    )
+    for rec_id, path in edf_paths:
+        if path is not None:
+            out.reject(path, Reason.ANNOTATION_REJECTED, f"{rec_id}: an event lies past its end")
+    m.con.execute("DELETE FROM recordings WHERE list_contains(?, recording_id)", [gone])
+    m.con.execute("DELETE FROM recordings_sources WHERE list_contains(?, recording_id)", [gone])

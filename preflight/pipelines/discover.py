@@ -1,0 +1,155 @@
+"""Finding the input files under a data root and deciding which reader owns each.
+
+Only file names decide: no file is opened here. Folders whose name starts with a dot (such as the
+manifest's own ``.preflight``) are skipped, symlinked folders are followed once (a loop is
+reported, not followed forever), and a folder that cannot be listed becomes a rejected input.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from preflight.errors import Reason
+
+
+class SourceFormat(StrEnum):
+    """The ``--format`` choices: which readers an audit uses."""
+
+    AUTO = "auto"
+    TUSZ = "tusz"
+    CHBMIT = "chbmit"
+    SIENA = "siena"
+    BIDS = "bids"
+    EDFPLUS = "edfplus"
+    PARQUET = "parquet"
+
+
+class Kind(StrEnum):
+    """What a file is, by its name."""
+
+    EDF = "edf"
+    TUSZ_CSV = "tusz_csv"  # .csv_bi (term) and .csv (per channel)
+    TUSZ_TSE = "tusz_tse"  # .tse_bi and .tse (v1.5)
+    TUSZ_LBL = "tusz_lbl"  # .lbl and .lbl_bi (v1.5)
+    BIDS_EVENTS = "bids_events"
+    CHBMIT_SUMMARY = "chbmit_summary"
+    SIENA_LIST = "siena_list"
+
+
+_ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
+    SourceFormat.AUTO: frozenset(Kind),
+    SourceFormat.TUSZ: frozenset({Kind.EDF, Kind.TUSZ_CSV, Kind.TUSZ_TSE, Kind.TUSZ_LBL}),
+    SourceFormat.CHBMIT: frozenset({Kind.EDF, Kind.CHBMIT_SUMMARY}),
+    SourceFormat.SIENA: frozenset({Kind.EDF, Kind.SIENA_LIST}),
+    SourceFormat.BIDS: frozenset({Kind.EDF, Kind.BIDS_EVENTS}),
+    SourceFormat.EDFPLUS: frozenset({Kind.EDF}),
+    SourceFormat.PARQUET: frozenset(),
+}
+
+
+def classify(name: str) -> Kind | None:
+    """The kind of a file from its name, or None for a file no reader owns."""
+    lower = name.lower()
+    suffix = os.path.splitext(lower)[1]
+    if suffix in (".edf", ".bdf"):
+        return Kind.EDF
+    if suffix in (".csv", ".csv_bi"):
+        return Kind.TUSZ_CSV
+    if suffix in (".tse", ".tse_bi"):
+        return Kind.TUSZ_TSE
+    if suffix in (".lbl", ".lbl_bi"):
+        return Kind.TUSZ_LBL
+    if lower.endswith("_events.tsv"):
+        return Kind.BIDS_EVENTS
+    if lower.endswith("-summary.txt") and lower.startswith("chb"):
+        return Kind.CHBMIT_SUMMARY
+    if lower.startswith("seizures-list-") and lower.endswith(".txt"):
+        return Kind.SIENA_LIST
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One input file: its root-relative posix path, kind, size and mtime."""
+
+    rel: str
+    kind: Kind
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Discovery:
+    """What a walk of the data root found."""
+
+    files: list[Found] = field(default_factory=list)
+    # Folders or files that could not be listed or stat'ed: (rel path, reason, message).
+    problems: list[tuple[str, Reason, str]] = field(default_factory=list)
+    ignored: int = 0  # files no reader of the chosen format owns
+
+
+def discover(root: Path, fmt: SourceFormat, *, labels_only: bool = False) -> Discovery:
+    """Walk ``root`` and list the files the chosen format reads.
+
+    Args:
+        root: the data root (a folder) or a single file.
+        fmt: the ``--format`` choice.
+        labels_only: skip recordings (EDF/BDF): the audit works from annotations alone.
+
+    Returns:
+        The files found, sorted by path, with the problems met on the way.
+    """
+    allowed = _ALLOWED[fmt] - ({Kind.EDF} if labels_only else set())
+    out = Discovery()
+    if root.is_file():
+        _add(out, root.parent, root.name, os.stat(root), allowed)
+        return out
+    seen: set[tuple[int, int]] = set()
+    _walk(root, "", out, allowed, seen)
+    out.files.sort(key=lambda f: f.rel)
+    return out
+
+
+def _walk(
+    folder: Path, rel: str, out: Discovery, allowed: frozenset[Kind], seen: set[tuple[int, int]]
+) -> None:
+    try:
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:
+            out.problems.append((rel or ".", Reason.UNREADABLE, "symlink loop: folder seen before"))
+            return
+        seen.add((st.st_dev, st.st_ino))
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        out.problems.append((rel or ".", Reason.UNREADABLE, f"cannot list folder: {exc.strerror}"))
+        return
+    for entry in entries:
+        child = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            is_dir = entry.is_dir()
+            if is_dir and not entry.name.startswith("."):
+                _walk(Path(entry.path), child, out, allowed, seen)
+            elif not is_dir:
+                _add_entry(out, entry, child, allowed)
+        except OSError as exc:
+            out.problems.append((child, Reason.UNREADABLE, f"cannot stat: {exc.strerror}"))
+
+
+def _add_entry(out: Discovery, entry: os.DirEntry[str], rel: str, allowed: frozenset[Kind]) -> None:
+    kind = classify(entry.name)
+    if kind is None or kind not in allowed:
+        out.ignored += 1
+        return
+    st = entry.stat()  # follows symlinks: a dangling link raises and is reported
+    out.files.append(Found(rel, kind, st.st_size, st.st_mtime_ns))
+
+
+def _add(out: Discovery, parent: Path, name: str, st: os.stat_result, allowed: frozenset[Kind]) -> None:
+    kind = classify(name)
+    if kind is None or kind not in allowed:
+        out.ignored += 1
+        return
+    out.files.append(Found(name, kind, st.st_size, st.st_mtime_ns))

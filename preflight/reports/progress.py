@@ -1,0 +1,48 @@
+"""A rich progress bar on standard error that disappears when done (or does nothing)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class ProgressReporter:
+    """Counts work items on a transient bar; silent when disabled or not on a terminal.
+
+    Args:
+        description: what is being counted.
+        total: how many items.
+        enabled: False to draw nothing.
+    """
+
+    def __init__(self, description: str, total: int, enabled: bool) -> None:
+        console = Console(stderr=True)
+        self._progress: Progress | None = None
+        if enabled and total > 0 and console.is_terminal:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self) -> ProgressReporter:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        """Count ``n`` more items done."""
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
