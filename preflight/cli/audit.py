@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from preflight.errors import NoUsableInputError, PreflightError
+from preflight.errors import PreflightError
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit as run_audit
 from preflight.pipelines.discover import SourceFormat
@@ -30,7 +31,8 @@ def audit(
     ] = None,
     window: Annotated[float, typer.Option(help="Window length in seconds.", min=0.001)] = 10.0,
     stride: Annotated[
-        float | None, typer.Option(help="Window stride in seconds [default: the window].", min=0.001)
+        float | None,
+        typer.Option(help="Window stride in seconds [default: the window].", min=0.001),
     ] = None,
     min_overlap: Annotated[
         float, typer.Option(help="Seizure seconds a window needs to be positive (0: any).", min=0)
@@ -38,8 +40,12 @@ def audit(
     labels_only: Annotated[
         bool, typer.Option("--labels-only", help="Audit from annotation files alone.")
     ] = False,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: cores].", min=1)] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [default: cores].", min=1)
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations into the manifest, then report statistics per split."""
@@ -48,31 +54,27 @@ def audit(
     options = ScanOptions(
         fmt=fmt, labels_only=labels_only, window=params, workers=workers, progress=not quiet
     )
-    code = 0
     try:
         report = run_audit(source, manifest=manifest, options=options)
-    except NoUsableInputError as exc:
-        report = getattr(exc, "report", None)
-        _emit(report, console, json_out, quiet)
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     except PreflightError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     _emit(report, console, json_out, quiet)
-    if report.verdict is not Verdict.PASS:
-        code = 1
-    raise typer.Exit(code)
+    if report.totals.recordings == 0:
+        Console(stderr=True).print(
+            f"[red]error:[/red] no usable recording in {escape(str(source))}; "
+            "every input was rejected (see the list above)"
+        )
+        raise typer.Exit(2)
+    raise typer.Exit(0 if report.verdict is Verdict.PASS else 1)
 
 
-def _emit(report: AuditReport | None, console: Console, json_out: Path | None, quiet: bool) -> None:
-    if report is None:
-        return
+def _emit(report: AuditReport, console: Console, json_out: Path | None, quiet: bool) -> None:
     if not quiet:
         render_audit(report, console)
     if json_out is not None:
         try:
             write_text_atomic(json_out, report.to_json())
         except PreflightError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}")
+            Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None

@@ -64,7 +64,9 @@ _DERIVED = [
         annotation_paths VARCHAR[] NOT NULL,  -- every annotation file used for it
         label_source VARCHAR NOT NULL,     -- the annotation file whose events label windows
         label_reader VARCHAR NOT NULL,
-        patient VARCHAR NOT NULL, session VARCHAR, split VARCHAR NOT NULL,
+        patient VARCHAR NOT NULL, session VARCHAR,
+        declared_split VARCHAR NOT NULL,   -- the corpus's own split ('all' when it has none)
+        split VARCHAR NOT NULL,            -- the split in use (declared, or built by split.py)
         n_channels INTEGER, channels VARCHAR[], sampling_rate DOUBLE,
         duration_s DOUBLE NOT NULL, start_time TIMESTAMP, content_hash VARCHAR
     )""",
@@ -83,9 +85,7 @@ def create_cache_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the parse-cache tables if they do not exist and record the schema version."""
     for ddl in _CACHE:
         con.execute(ddl)
-    con.execute(
-        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-    )
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 
 def create_derived_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,7 @@ manifest as it was before.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,7 @@ class Manifest:
         """
         path = Path(path)
         if read_only and not path.exists():
-            raise ManifestError(
-                "no manifest here; run `preflight audit SOURCE` first", path=path
-            )
+            raise ManifestError("no manifest here; run `preflight audit SOURCE` first", path=path)
         if not read_only:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,9 +119,11 @@ class Manifest:
             raise
         self.con.execute("COMMIT")
 
-    def insert(self, table: str, columns: dict[str, Sequence[Any]], types: pa.Schema | None = None) -> None:
+    def insert(
+        self, table: str, columns: Mapping[str, Sequence[Any]], types: pa.Schema | None = None
+    ) -> None:
         """Bulk-insert column lists into ``table`` through Arrow (no per-row round trips)."""
-        arrow = pa.table(columns, schema=types)
+        arrow = pa.table(dict(columns), schema=types)
         if arrow.num_rows == 0:
             return
         self.con.register("_incoming", arrow)
@@ -149,7 +149,9 @@ class Manifest:
         finally:
             self.con.unregister("_gone")
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
         return self.con.execute(sql, params).fetchall()
 

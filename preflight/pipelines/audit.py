@@ -38,8 +38,9 @@ def audit(
 
     Raises:
         UsageError: ``source`` does not exist or is not a folder.
-        NoUsableInputError: the corpus holds no usable recording (the report is attached as
-            ``exc.report``).
+        NoUsableInputError: ``source`` holds no recording or annotation file at all. (A corpus
+            whose files were all rejected gives a report whose ``usable_recordings`` check
+            failed; the CLI exits 2 for it.)
         ManifestError: the manifest cannot be opened or is locked by another process.
     """
     root = Path(source)
@@ -52,12 +53,13 @@ def audit(
     with Manifest.open(path) as m:
         started = datetime.now()
         result = scan(root, m, options)
+        if result.files == 0:
+            raise NoUsableInputError(
+                "found no recording or annotation file to audit (is this the corpus root?)",
+                path=root,
+            )
         report = build_report(m, result)
         _record_audit(m, started, result, options, report)
-    if report.totals.recordings == 0:
-        err = NoUsableInputError(_nothing_usable(result), path=root)
-        err.report = report  # type: ignore[attr-defined]
-        raise err
     return report
 
 
@@ -74,16 +76,32 @@ def build_report(m: Manifest, result: ScanResult) -> AuditReport:
         rejected=[RejectedInput(**r) for r in queries.rejected(m)],
         provenance={k: m.meta(k) for k in PROVENANCE_KEYS},
         scan=ScanInfo(
-            files=result.files, read=result.read, reused=result.reused, deleted=result.deleted,
-            ignored=result.ignored, rebuilt=result.rebuilt, seconds=round(result.seconds, 3),
-        ),  # fmt: skip
+            files=result.files,
+            read=result.read,
+            reused=result.reused,
+            deleted=result.deleted,
+            ignored=result.ignored,
+            rebuilt=result.rebuilt,
+            seconds=round(result.seconds, 3),
+        ),
     )
 
 
 def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
-    """The checks an audit makes before any gate: every input file was usable."""
+    """The checks an audit makes before any gate: something is usable, nothing was rejected."""
     n = int(totals["rejected"])
+    usable = int(totals["recordings"])
     return [
+        CheckResult(
+            name="usable_recordings",
+            split=None,
+            severity=Severity.ERROR,
+            passed=usable > 0,
+            observed=usable,
+            expected=">= 1",
+            message=f"{usable} usable recording(s) (needs >= 1); see the rejected list",
+            reason=None if usable > 0 else "nothing_usable",
+        ),
         CheckResult(
             name="no_rejected_inputs",
             split=None,
@@ -93,7 +111,7 @@ def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
             expected=0,
             message=f"{n} input file(s) rejected (allowed: 0); see the rejected list",
             reason=None if n == 0 else "rejected_inputs",
-        )
+        ),
     ]
 
 
@@ -108,9 +126,3 @@ def _record_audit(
             result.reused, result.fingerprint, str(report.verdict),
         ],
     )  # fmt: skip
-
-
-def _nothing_usable(result: ScanResult) -> str:
-    if result.files == 0:
-        return "found no recording or annotation file to audit (is this the corpus root?)"
-    return f"none of the {result.files} input files gave a usable recording; see the rejected list"

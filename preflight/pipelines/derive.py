@@ -16,7 +16,7 @@ from preflight.manifest.schema import create_derived_tables
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams, build_seizures, build_windows
 from preflight.pipelines.discover import Kind
-from preflight.pipelines.layout import place
+from preflight.pipelines.layout import Placement, place
 
 # Events may end this far past a recording's end: `# duration` is written with two decimals.
 END_TOLERANCE_S = 0.01
@@ -77,8 +77,54 @@ class Derived:
     sources: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
     rejected: list[tuple[str, str, str, int | None]] = field(default_factory=list)
 
-    def reject(self, path: str, reason: Reason | str, message: str, line: int | None = None) -> None:
+    def reject(
+        self, path: str, reason: Reason | str, message: str, line: int | None = None
+    ) -> None:
         self.rejected.append((path, str(reason), message, line))
+
+    def reject_source(self, src: _Source) -> None:
+        """Reject one annotated recording inside an annotation file, naming its key."""
+        if src.problem is None:
+            return
+        reason, message, line = src.problem
+        prefix = "" if src.kind is Kind.EDF else f"{src.key}: "
+        self.reject(src.path, reason, prefix + message, line)
+
+    def add_recording(
+        self,
+        folder: str,
+        key: str,
+        srcs: list[_Source],
+        label: _Source,
+        where: Placement,
+        duration: float,
+        edf: _Edf | None = None,
+    ) -> None:
+        """Append one recording row (and its annotation sources)."""
+        rec_id = f"{folder}/{key}" if folder else key
+        row: dict[str, object] = {
+            "recording_id": rec_id,
+            "path": edf.path if edf else None,
+            "annotation_paths": sorted({s.path for s in srcs if s.kind is not Kind.EDF}),
+            "label_source": label.path,
+            "label_reader": label.reader,
+            "patient": where.patient,
+            "session": where.session,
+            "declared_split": where.split,
+            "split": where.split,
+            "n_channels": edf.n_channels if edf else None,
+            "channels": edf.channels if edf else None,
+            "sampling_rate": edf.sampling_rate if edf else None,
+            "duration_s": duration,
+            "start_time": edf.start_time if edf else None,
+            "content_hash": edf.content_hash if edf else None,
+        }
+        for col, val in row.items():
+            self.recordings[col].append(val)
+        for s in srcs:
+            self.sources["recording_id"].append(rec_id)
+            self.sources["source_path"].append(s.path)
+            self.sources["key"].append(s.key)
 
 
 def derive(
@@ -108,21 +154,41 @@ def derive(
     _write(m, out, params)
 
 
-def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str, str]:
+def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str, Kind]:
+    """Reject every file that could not be read at all; returns their paths and kinds."""
     rows = m.query(
         "SELECT path, kind, error_reason, error_message, error_line FROM files"
         " WHERE error_reason IS NOT NULL ORDER BY path"
     )
-    errors: dict[str, str] = {}
+    errors: dict[str, Kind] = {}
     for path, kind, reason, message, line in rows:
         if Kind(kind) in kinds:
-            errors[path] = reason
+            errors[path] = Kind(kind)
             out.reject(path, reason, message, line)
     return errors
 
 
+def _annotation_key(path: str, kind: Kind) -> str:
+    """The recording key a whole annotation file belongs to; ``*`` for patient summaries."""
+    if kind in (Kind.CHBMIT_SUMMARY, Kind.SIENA_LIST):
+        return "*"
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    if kind is Kind.BIDS_EVENTS and stem.endswith("_events"):
+        return stem[: -len("_events")]
+    return stem
+
+
+def _rejected_annotations(file_errors: dict[str, Kind]) -> dict[tuple[str, str], list[str]]:
+    """Unreadable annotation files by (folder, recording key), so their EDFs can say why."""
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path, kind in file_errors.items():
+        if kind is not Kind.EDF:
+            out[(posixpath.dirname(path), _annotation_key(path, kind))].append(path)
+    return out
+
+
 def _load_sources(
-    m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, str], *, edfplus: bool
+    m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind], *, edfplus: bool
 ) -> list[_Source]:
     rows = m.query(
         "SELECT a.source_path, f.kind, a.key, f.reader, a.duration_s, a.line, a.edf_name,"
@@ -146,7 +212,7 @@ def _has_seizure(m: Manifest, path: str) -> bool:
     return bool(row and row[0][0])
 
 
-def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, str]) -> list[_Edf]:
+def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind]) -> list[_Edf]:
     if Kind.EDF not in kinds:
         return []
     rows = m.query(
@@ -168,19 +234,27 @@ def _lookup_keys(edf_path: str) -> list[str]:
 def _match_edfs(
     edfs: list[_Edf],
     by_key: dict[tuple[str, str], list[_Source]],
-    file_errors: dict[str, str],
+    file_errors: dict[str, Kind],
     out: Derived,
     *,
     edfplus: bool,
 ) -> None:
     used: set[tuple[str, str]] = set()
+    unreadable = _rejected_annotations(file_errors)
     for edf in edfs:
         folder = posixpath.dirname(edf.path)
+        keys = _lookup_keys(edf.path)
         key, srcs = next(
-            ((k, by_key[(folder, k)]) for k in _lookup_keys(edf.path) if (folder, k) in by_key),
-            (_lookup_keys(edf.path)[-1], []),
+            ((k, by_key[(folder, k)]) for k in keys if (folder, k) in by_key), (keys[-1], [])
         )
         used.add((folder, key))
+        lost = [p for k in [*keys, "*"] for p in unreadable.get((folder, k), [])]
+        if lost:
+            names = ", ".join(sorted(lost))
+            out.reject(
+                edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}"
+            )
+            continue
         _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
     for (folder, key), srcs in sorted(by_key.items()):
         if (folder, key) in used:
@@ -203,71 +277,38 @@ def _add_recording(
 ) -> None:
     bad = [s for s in srcs if s.problem is not None]
     for s in bad:
-        msg = f"{key}: {s.problem[1]}" if s.problem and s.kind is not Kind.EDF else s.problem[1]  # type: ignore[index]
-        out.reject(s.path if s.kind is not Kind.EDF else edf.path, s.problem[0], msg, s.problem[2])  # type: ignore[index]
+        out.reject_source(s)
+    if any(s.kind is not Kind.EDF for s in bad):
+        names = ", ".join(sorted({s.path for s in bad}))
+        out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
     if bad:
-        if any(s.kind is not Kind.EDF for s in bad):
-            names = ", ".join(sorted({s.path for s in bad}))
-            out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
         return
     if not srcs:
         hint = "" if edfplus else " (for EDF+ annotations without seizures, use --format edfplus)"
-        out.reject(edf.path, Reason.MISSING_ANNOTATIONS, f"no annotation file found for {key}{hint}")
+        out.reject(
+            edf.path, Reason.MISSING_ANNOTATIONS, f"no annotation file found for {key}{hint}"
+        )
         return
     label = min(srcs, key=lambda s: (s.rank, s.path))
-    rec_id = f"{folder}/{key}" if folder else key
     where = place(edf.path, key, label.kind, edf.patient_field)
-    r = out.recordings
-    for col, val in (
-        ("recording_id", rec_id), ("path", edf.path),
-        ("annotation_paths", sorted({s.path for s in srcs if s.kind is not Kind.EDF})),
-        ("label_source", label.path), ("label_reader", label.reader),
-        ("patient", where.patient), ("session", where.session), ("split", where.split),
-        ("n_channels", edf.n_channels), ("channels", edf.channels),
-        ("sampling_rate", edf.sampling_rate), ("duration_s", edf.duration),
-        ("start_time", edf.start_time), ("content_hash", edf.content_hash),
-    ):  # fmt: skip
-        r[col].append(val)
-    for s in srcs:
-        out.sources["recording_id"].append(rec_id)
-        out.sources["source_path"].append(s.path)
-        out.sources["key"].append(s.key)
+    out.add_recording(folder, key, srcs, label, where, edf.duration, edf)
 
 
 def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derived) -> None:
-    for (folder, key), srcs in sorted(by_key.items()):
-        srcs = [s for s in srcs if s.kind is not Kind.EDF]
-        if not srcs:
-            continue
+    for (folder, key), all_srcs in sorted(by_key.items()):
+        srcs = [s for s in all_srcs if s.kind is not Kind.EDF]
         bad = [s for s in srcs if s.problem is not None]
         for s in bad:
-            out.reject(s.path, s.problem[0], f"{key}: {s.problem[1]}", s.problem[2])  # type: ignore[index]
-        if bad:
+            out.reject_source(s)
+        if bad or not srcs:
             continue
         label = min(srcs, key=lambda s: (s.rank, s.path))
-        duration = label.duration
-        if duration is None:
-            duration = next((s.duration for s in srcs if s.duration is not None), None)
+        duration = next((s.duration for s in [label, *srcs] if s.duration is not None), None)
         if duration is None:
             msg = f"{key}: a labels-only audit needs a duration and these annotations give none"
             out.reject(label.path, Reason.NO_DURATION, msg, label.line)
             continue
-        rec_id = f"{folder}/{key}" if folder else key
-        where = place(label.path, key, label.kind)
-        r = out.recordings
-        for col, val in (
-            ("recording_id", rec_id), ("path", None),
-            ("annotation_paths", sorted({s.path for s in srcs})),
-            ("label_source", label.path), ("label_reader", label.reader),
-            ("patient", where.patient), ("session", where.session), ("split", where.split),
-            ("n_channels", None), ("channels", None), ("sampling_rate", None),
-            ("duration_s", duration), ("start_time", None), ("content_hash", None),
-        ):  # fmt: skip
-            r[col].append(val)
-        for s in srcs:
-            out.sources["recording_id"].append(rec_id)
-            out.sources["source_path"].append(s.path)
-            out.sources["key"].append(s.key)
+        out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
 
 _OUT_OF_RANGE = """
@@ -310,7 +351,7 @@ def _reject_out_of_range(m: Manifest, out: Derived) -> None:
     if not rows:
         return
     gone = sorted({r[0] for r in rows})
-    for rec_id, source, line, stop, duration in rows:
+    for _rec_id, source, line, stop, duration in rows:
         out.reject(
             source, Reason.OUT_OF_RANGE,
             f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,

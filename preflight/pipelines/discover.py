@@ -147,7 +147,9 @@ def _add_entry(out: Discovery, entry: os.DirEntry[str], rel: str, allowed: froze
     out.files.append(Found(rel, kind, st.st_size, st.st_mtime_ns))
 
 
-def _add(out: Discovery, parent: Path, name: str, st: os.stat_result, allowed: frozenset[Kind]) -> None:
+def _add(
+    out: Discovery, parent: Path, name: str, st: os.stat_result, allowed: frozenset[Kind]
+) -> None:
     kind = classify(name)
     if kind is None or kind not in allowed:
         out.ignored += 1

@@ -36,7 +36,7 @@ def place(rel_path: str, key: str, label_kind: Kind | None, patient_field: str =
     """
     layout = tusz.parse_tusz_path(rel_path)
     if layout is not None:
-        return Placement(layout.patient, layout.session, layout.split)
+        return Placement(layout.patient, layout.session, layout.split or UNSPLIT)
     bl = bids.parse_bids_path(rel_path)
     if bl is not None:
         return Placement(bl.subject, bl.session, UNSPLIT)

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class ScanOptions:
 
     fmt: SourceFormat = SourceFormat.AUTO
     labels_only: bool = False
-    window: WindowParams = WindowParams()
+    window: WindowParams = field(default_factory=WindowParams)
     workers: int | None = None
     progress: bool = False
 

@@ -42,7 +42,10 @@ class ProgressReporter:
             self._progress.advance(self._task, n)
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -47,7 +47,19 @@ def _split_table(report: AuditReport) -> Table:
     w = report.provenance
     title = f"Audit: windows of {w.get('window_s')} s, stride {w.get('stride_s')} s"
     table = Table(title=title, title_justify="left", caption=_LEGEND, caption_justify="left")
-    for name in ("split", "rec", "+rec", "pat", "+pat", "seiz", "win", "+win", "+win %", "h", "seiz h"):
+    for name in (
+        "split",
+        "rec",
+        "+rec",
+        "pat",
+        "+pat",
+        "seiz",
+        "win",
+        "+win",
+        "+win %",
+        "h",
+        "seiz h",
+    ):
         table.add_column(name, justify="left" if name == "split" else "right", no_wrap=True)
     for name, s in report.splits.items():
         table.add_row(
