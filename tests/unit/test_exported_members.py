@@ -1,0 +1,24 @@
+"""The public API is exactly ``preflight.__all__`` (as httpx keeps its own honest)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import preflight
+
+
+def test_all_exports_exist_and_are_public() -> None:
+    exported = {name for name in dir(preflight) if not name.startswith("_")}
+    modules = {"cli", "errors", "manifest", "models", "pipelines", "reports", "sources"}
+    modules |= {"validators", "config"}
+    assert set(preflight.__all__) - {"__version__"} == exported - modules
+    for name in preflight.__all__:
+        assert getattr(preflight, name) is not None
+
+
+def test_importing_preflight_stays_light() -> None:
+    """Great Expectations (~3 s) and torch are never imported by the audit path."""
+    code = "import sys, preflight; print(sorted(m for m in ('great_expectations', 'torch', 'mne') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
