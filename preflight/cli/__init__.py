@@ -10,6 +10,7 @@ import typer
 
 from preflight import __version__
 from preflight.cli.audit import audit
+from preflight.cli.synth import synth
 
 app = typer.Typer(
     name="preflight",
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("audit")(audit)
+app.command("synth")(synth)
 
 
 def main() -> None:

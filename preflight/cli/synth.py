@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from preflight.errors import UsageError
 from preflight.pipelines.synth import Defect, Layout, SynthCorpus, SynthSpec, synthesize
@@ -52,9 +53,7 @@ def synth(
     sparse: Annotated[
         bool, typer.Option(help="Header-only EDFs over a file hole (for scan benchmarks).")
     ] = False,
-    defect: Annotated[
-        list[Defect] | None, typer.Option(help="Plant a defect; repeatable.")
-    ] = None,
+    defect: Annotated[list[Defect] | None, typer.Option(help="Plant a defect; repeatable.")] = None,
     force: Annotated[
         bool,
         typer.Option(help="Replace an earlier synthetic corpus in DIR (other files are refused)."),
@@ -80,9 +79,11 @@ def synth(
         began = time.perf_counter()
         corpus = synthesize(directory, spec, overwrite=force)
     except UsageError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        message = f"[bold red]error:[/] {escape(str(error))}"
+        Console(stderr=True).print(message, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    Console().print(_summary(corpus, time.perf_counter() - began), highlight=False)
+    summary = _summary(corpus, time.perf_counter() - began)
+    Console().print(summary, markup=False, highlight=False, soft_wrap=True)
 
 
 def _summary(corpus: SynthCorpus, seconds: float) -> str:

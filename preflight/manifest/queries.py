@@ -10,18 +10,18 @@ SPLIT_ORDER = ("train", "dev", "eval", "test", "all")
 
 _PER_RECORDING = """
 WITH sz AS (
-    SELECT recording_id, count(*) AS n, sum(stop_s - start_s) AS pos_s
-    FROM seizures GROUP BY recording_id
+    SELECT rec_idx, count(*) AS n, sum(stop_s - start_s) AS pos_s
+    FROM seizures GROUP BY rec_idx
 ), win AS (
-    SELECT recording_id, count(*) AS n, count(*) FILTER (WHERE positive) AS p
-    FROM windows GROUP BY recording_id
+    SELECT rec_idx, count(*) AS n, count(*) FILTER (WHERE positive) AS p
+    FROM windows GROUP BY rec_idx
 )
 SELECT r.recording_id, r.split, r.patient, r.duration_s,
        coalesce(sz.n, 0) AS events, coalesce(sz.pos_s, 0.0) AS positive_s,
        coalesce(win.n, 0) AS windows, coalesce(win.p, 0) AS positive_windows
 FROM recordings r
-LEFT JOIN sz USING (recording_id)
-LEFT JOIN win USING (recording_id)
+LEFT JOIN sz USING (rec_idx)
+LEFT JOIN win USING (rec_idx)
 """
 
 _AGGREGATE = f"""

@@ -60,6 +60,7 @@ _CACHE = [
 _DERIVED = [
     """CREATE OR REPLACE TABLE recordings (
         recording_id VARCHAR PRIMARY KEY,  -- root-relative path without extension
+        rec_idx INTEGER NOT NULL,          -- dense 0..n-1 in recording_id order; windows use it
         path VARCHAR,                      -- the EDF (NULL in a labels-only audit)
         annotation_paths VARCHAR[] NOT NULL,  -- every annotation file used for it
         label_source VARCHAR NOT NULL,     -- the annotation file whose events label windows
@@ -71,7 +72,9 @@ _DERIVED = [
         duration_s DOUBLE NOT NULL, start_time TIMESTAMP, content_hash VARCHAR
     )""",
     """CREATE OR REPLACE TABLE events (
-        recording_id VARCHAR NOT NULL, event_idx INTEGER NOT NULL, source_path VARCHAR NOT NULL,
+        recording_id VARCHAR NOT NULL,
+        event_idx INTEGER NOT NULL,        -- position of the event in its annotation source
+        source_path VARCHAR NOT NULL,
         start_s DOUBLE NOT NULL, stop_s DOUBLE NOT NULL, label VARCHAR NOT NULL,
         positive BOOLEAN NOT NULL, channel VARCHAR, confidence DOUBLE, line INTEGER
     )""",

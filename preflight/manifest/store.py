@@ -79,6 +79,8 @@ class Manifest:
 
     def _migrate(self) -> None:
         version = self.meta("schema_version") if self._has_table("meta") else None
+        if version == str(schema.SCHEMA_VERSION):
+            return  # current: no write, so an unchanged re-audit takes no write lock work
         if version is not None and int(version) > schema.SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema version {version} is newer than this preflight "

@@ -59,13 +59,10 @@ class _Source:
 
 @dataclass(slots=True)
 class _Edf:
+    """What matching needs of an EDF header; channels and rates are joined in later in SQL."""
+
     path: str
-    content_hash: str | None
     duration: float
-    n_channels: int
-    channels: list[str]
-    sampling_rate: float
-    start_time: object
     patient_field: str
 
 
@@ -104,6 +101,7 @@ class Derived:
         rec_id = f"{folder}/{key}" if folder else key
         row: dict[str, object] = {
             "recording_id": rec_id,
+            "rec_idx": -1,  # numbered once the set of recordings is final
             "path": edf.path if edf else None,
             "annotation_paths": sorted({s.path for s in srcs if s.kind is not Kind.EDF}),
             "label_source": label.path,
@@ -112,12 +110,7 @@ class Derived:
             "session": where.session,
             "declared_split": where.split,
             "split": where.split,
-            "n_channels": edf.n_channels if edf else None,
-            "channels": edf.channels if edf else None,
-            "sampling_rate": edf.sampling_rate if edf else None,
             "duration_s": duration,
-            "start_time": edf.start_time if edf else None,
-            "content_hash": edf.content_hash if edf else None,
         }
         for col, val in row.items():
             self.recordings[col].append(val)
@@ -215,14 +208,9 @@ def _has_seizure(m: Manifest, path: str) -> bool:
 def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind]) -> list[_Edf]:
     if Kind.EDF not in kinds:
         return []
-    rows = m.query(
-        "SELECT h.path, f.content_hash, h.duration_s, h.channels, h.sampling_rates,"
-        " h.start_time, h.patient_field FROM edf_headers h JOIN files f USING (path) ORDER BY 1"
-    )
+    rows = m.query("SELECT path, duration_s, patient_field FROM edf_headers ORDER BY 1")
     return [
-        _Edf(path, chash, dur, len(ch), list(ch), max(rates), start, patient or "")
-        for path, chash, dur, ch, rates, start, patient in rows
-        if path not in file_errors
+        _Edf(path, dur, patient or "") for path, dur, patient in rows if path not in file_errors
     ]
 
 
@@ -311,6 +299,20 @@ def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derive
         out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
 
+# Dense rec_idx in recording_id order, then the EDF facts (channels, rate, start, content hash)
+# straight from the parse cache, without a round trip through Python.
+_NUMBER_AND_DESCRIBE = """
+UPDATE recordings SET rec_idx = n.i
+FROM (SELECT recording_id, CAST(row_number() OVER (ORDER BY recording_id) - 1 AS INTEGER) AS i
+      FROM recordings) n
+WHERE n.recording_id = recordings.recording_id;
+UPDATE recordings SET n_channels = len(h.channels), channels = h.channels,
+    sampling_rate = list_max(h.sampling_rates), start_time = h.start_time,
+    content_hash = f.content_hash
+FROM edf_headers h JOIN files f USING (path)
+WHERE h.path = recordings.path;
+"""
+
 _OUT_OF_RANGE = """
 SELECT s.recording_id, e.source_path, arg_min(e.line, e.idx) AS line,
        max(e.stop_s) AS stop_s, any_value(r.duration_s) AS duration_s
@@ -332,12 +334,11 @@ def _write(m: Manifest, out: Derived, params: WindowParams) -> None:
         m.insert("recordings", out.recordings)
         m.insert("recordings_sources", out.sources)
     _reject_out_of_range(m, out)
+    m.con.execute(_NUMBER_AND_DESCRIBE)
     m.con.execute(
-        "INSERT INTO events SELECT s.recording_id,"
-        " CAST(row_number() OVER (PARTITION BY s.recording_id ORDER BY e.source_path, e.idx) - 1"
-        " AS INTEGER), e.source_path, e.start_s, e.stop_s, e.label, e.positive, e.channel,"
-        " e.confidence, e.line FROM ann_events e JOIN recordings_sources s"
-        " ON s.source_path = e.source_path AND s.key = e.key"
+        "INSERT INTO events SELECT s.recording_id, e.idx, e.source_path, e.start_s, e.stop_s,"
+        " e.label, e.positive, e.channel, e.confidence, e.line FROM ann_events e"
+        " JOIN recordings_sources s ON s.source_path = e.source_path AND s.key = e.key"
     )
     if out.rejected:
         cols = ("path", "reason", "message", "line")

@@ -50,18 +50,20 @@ _ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
 }
 
 
+_BY_SUFFIX = {
+    "edf": Kind.EDF, "bdf": Kind.EDF,
+    "csv": Kind.TUSZ_CSV, "csv_bi": Kind.TUSZ_CSV,
+    "tse": Kind.TUSZ_TSE, "tse_bi": Kind.TUSZ_TSE,
+    "lbl": Kind.TUSZ_LBL, "lbl_bi": Kind.TUSZ_LBL,
+}  # fmt: skip
+
+
 def classify(name: str) -> Kind | None:
     """The kind of a file from its name, or None for a file no reader owns."""
     lower = name.lower()
-    suffix = os.path.splitext(lower)[1]
-    if suffix in (".edf", ".bdf"):
-        return Kind.EDF
-    if suffix in (".csv", ".csv_bi"):
-        return Kind.TUSZ_CSV
-    if suffix in (".tse", ".tse_bi"):
-        return Kind.TUSZ_TSE
-    if suffix in (".lbl", ".lbl_bi"):
-        return Kind.TUSZ_LBL
+    kind = _BY_SUFFIX.get(lower.rpartition(".")[2]) if "." in lower else None
+    if kind is not None:
+        return kind
     if lower.endswith("_events.tsv"):
         return Kind.BIDS_EVENTS
     if lower.endswith("-summary.txt") and lower.startswith("chb"):
@@ -95,7 +97,7 @@ def discover(root: Path, fmt: SourceFormat, *, labels_only: bool = False) -> Dis
     """Walk ``root`` and list the files the chosen format reads.
 
     Args:
-        root: the data root (a folder) or a single file.
+        root: the data root folder.
         fmt: the ``--format`` choice.
         labels_only: skip recordings (EDF/BDF): the audit works from annotations alone.
 
@@ -104,17 +106,22 @@ def discover(root: Path, fmt: SourceFormat, *, labels_only: bool = False) -> Dis
     """
     allowed = _ALLOWED[fmt] - ({Kind.EDF} if labels_only else set())
     out = Discovery()
-    if root.is_file():
-        _add(out, root.parent, root.name, os.stat(root), allowed)
-        return out
     seen: set[tuple[int, int]] = set()
-    _walk(root, "", out, allowed, seen)
+    pending = [(os.fspath(root), "")]
+    while pending:  # iterative: deep trees cannot exhaust the stack
+        folder, rel = pending.pop()
+        _list(folder, rel, out, allowed, seen, pending)
     out.files.sort(key=lambda f: f.rel)
     return out
 
 
-def _walk(
-    folder: Path, rel: str, out: Discovery, allowed: frozenset[Kind], seen: set[tuple[int, int]]
+def _list(
+    folder: str,
+    rel: str,
+    out: Discovery,
+    allowed: frozenset[Kind],
+    seen: set[tuple[int, int]],
+    pending: list[tuple[str, str]],
 ) -> None:
     try:
         st = os.stat(folder)
@@ -122,36 +129,23 @@ def _walk(
             out.problems.append((rel or ".", Reason.UNREADABLE, "symlink loop: folder seen before"))
             return
         seen.add((st.st_dev, st.st_ino))
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        entries = list(os.scandir(folder))
     except OSError as exc:
         out.problems.append((rel or ".", Reason.UNREADABLE, f"cannot list folder: {exc.strerror}"))
         return
+    prefix = f"{rel}/" if rel else ""
     for entry in entries:
-        child = f"{rel}/{entry.name}" if rel else entry.name
+        name = entry.name
         try:
-            is_dir = entry.is_dir()
-            if is_dir and not entry.name.startswith("."):
-                _walk(Path(entry.path), child, out, allowed, seen)
-            elif not is_dir:
-                _add_entry(out, entry, child, allowed)
+            if entry.is_dir():
+                if not name.startswith("."):
+                    pending.append((entry.path, prefix + name))
+                continue
+            kind = classify(name)
+            if kind is None or kind not in allowed:
+                out.ignored += 1
+                continue
+            st = entry.stat()  # follows symlinks: a dangling link raises and is reported
+            out.files.append(Found(prefix + name, kind, st.st_size, st.st_mtime_ns))
         except OSError as exc:
-            out.problems.append((child, Reason.UNREADABLE, f"cannot stat: {exc.strerror}"))
-
-
-def _add_entry(out: Discovery, entry: os.DirEntry[str], rel: str, allowed: frozenset[Kind]) -> None:
-    kind = classify(entry.name)
-    if kind is None or kind not in allowed:
-        out.ignored += 1
-        return
-    st = entry.stat()  # follows symlinks: a dangling link raises and is reported
-    out.files.append(Found(rel, kind, st.st_size, st.st_mtime_ns))
-
-
-def _add(
-    out: Discovery, parent: Path, name: str, st: os.stat_result, allowed: frozenset[Kind]
-) -> None:
-    kind = classify(name)
-    if kind is None or kind not in allowed:
-        out.ignored += 1
-        return
-    out.files.append(Found(name, kind, st.st_size, st.st_mtime_ns))
+            out.problems.append((prefix + name, Reason.UNREADABLE, f"cannot stat: {exc.strerror}"))

@@ -1,20 +1,24 @@
-"""Reading one input file in a worker process: the unit of parallel, incremental scanning.
+"""Reading input files in worker processes: the unit of parallel, incremental scanning.
 
 ``parse_file`` never raises for bad input: every ``InputError`` becomes data on the returned
-``Parsed`` record so one bad file cannot stop a scan of thousands.
+``Parsed`` record, so one bad file cannot stop a scan of thousands. ``parse_chunk`` reads a list
+of files and writes their cache-table rows as Parquet files that DuckDB bulk-loads: the parent
+process never converts hundreds of thousands of rows in Python, it only counts finished chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from preflight.errors import InputError, Reason
 from preflight.pipelines.discover import Found, Kind
-from preflight.sources import bids, chbmit, edf, siena, tusz
+from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
 
 _ANNOTATION_READERS: dict[Kind, tuple[Callable[[Path], AnnotationFileResult], str, str]] = {
@@ -25,6 +29,24 @@ _ANNOTATION_READERS: dict[Kind, tuple[Callable[[Path], AnnotationFileResult], st
     Kind.CHBMIT_SUMMARY: (chbmit.read_summary, chbmit.READER_NAME, chbmit.READER_VERSION),
     Kind.SIENA_LIST: (siena.read_seizure_list, siena.READER_NAME, siena.READER_VERSION),
 }
+
+# Column order of the cache tables (see manifest/schema.py); the rows below follow it.
+FILE_COLUMNS = (
+    "path", "kind", "size", "mtime_ns", "content_hash", "reader", "reader_version",
+    "error_reason", "error_message", "error_line",
+)  # fmt: skip
+HEADER_COLUMNS = (
+    "path", "file_type", "n_records", "record_duration", "duration_s", "channels",
+    "sampling_rates", "start_time", "patient_field", "n_annotation_signals", "header_bytes",
+)  # fmt: skip
+RECORDING_COLUMNS = (
+    "source_path", "key", "per_channel", "duration_s", "start_time", "edf_name", "line",
+    "lists_all_files", "problem_reason", "problem_message", "problem_line",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "source_path", "key", "idx", "start_s", "stop_s", "label", "positive", "channel",
+    "confidence", "line",
+)  # fmt: skip
 
 
 def reader_of(kind: Kind) -> tuple[str, str]:
@@ -37,45 +59,131 @@ def reader_of(kind: Kind) -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """What reading one file produced; picklable, sent back from worker processes."""
+    """What reading one file produced, as cache-table rows; picklable."""
 
-    found: Found
-    reader: str
-    reader_version: str
-    content_hash: str | None
-    header: EdfHeader | None = None
-    annotations: AnnotationFileResult | None = None
-    error: tuple[Reason, str, int | None] | None = None  # (reason, message, line)
+    path: str
+    file_row: tuple[Any, ...]
+    header_row: tuple[Any, ...] | None = None
+    recording_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    event_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def parse_file(root: str, found: Found) -> Parsed:
     """Read one file under ``root``: its header or annotations, and its content hash."""
-    path = Path(root, found.rel)
+    path = os.path.join(root, found.rel)
     name, version = reader_of(found.kind)
     content_hash: str | None = None
+    error: tuple[str | None, str | None, int | None] = (None, None, None)
+    header: EdfHeader | None = None
+    annotations: AnnotationFileResult | None = None
     try:
         if found.kind is Kind.EDF:
             header = edf.read_header(path)
             content_hash = edf.content_fingerprint(path, header.header_bytes)
-            return Parsed(found, name, version, content_hash, header=header)
-        content_hash = _hash_small_file(path)
-        reader, _, _ = _ANNOTATION_READERS[found.kind]
-        return Parsed(found, name, version, content_hash, annotations=reader(path))
+            stem = posixpath.splitext(posixpath.basename(found.rel))[0]
+            annotations = edfplus.annotations_from_header(stem, header)
+        else:
+            content_hash = _hash_small_file(path)
+            reader, _, _ = _ANNOTATION_READERS[found.kind]
+            annotations = reader(Path(path))
     except InputError as exc:
-        return Parsed(found, name, version, content_hash, error=_as_error(exc))
+        error = (str(exc.reason), exc.message, exc.line)
     except OSError as exc:
-        reason = (Reason.UNREADABLE, f"cannot read file: {exc.strerror or exc}", None)
-        return Parsed(found, name, version, content_hash, error=reason)
+        error = (str(Reason.UNREADABLE), f"cannot read file: {exc.strerror or exc}", None)
+    file_row = (
+        found.rel, str(found.kind), found.size, found.mtime_ns, content_hash, name, version,
+        *error,
+    )  # fmt: skip
+    out = Parsed(found.rel, file_row, _header_row(found.rel, header))
+    if annotations is not None:
+        _annotation_rows(found.rel, annotations, out)
+    return out
 
 
-def _hash_small_file(path: Path) -> str:
+def _header_row(rel: str, h: EdfHeader | None) -> tuple[Any, ...] | None:
+    if h is None:
+        return None
+    return (
+        rel, h.file_type, h.n_records, h.record_duration, h.duration, list(h.labels),
+        list(h.sampling_rates), h.start_time, h.patient, h.n_annotation_signals, h.header_bytes,
+    )  # fmt: skip
+
+
+def _annotation_rows(source: str, result: AnnotationFileResult, out: Parsed) -> None:
+    every = result.lists_all_files
+    for rec in result.recordings:
+        out.recording_rows.append(
+            (source, rec.key, rec.per_channel, rec.duration, rec.start_time, rec.edf_name,
+             rec.line, every, None, None, None)
+        )  # fmt: skip
+        out.event_rows.extend(
+            (source, rec.key, i, ev.start, ev.stop, ev.label, ev.positive, ev.channel,
+             ev.confidence, ev.line)
+            for i, ev in enumerate(rec.events)
+        )  # fmt: skip
+    for key, exc in result.problems:
+        if isinstance(exc, InputError):
+            reason, message, line = str(exc.reason), exc.message, exc.line
+        else:
+            reason, message, line = str(Reason.BAD_FORMAT), str(exc), None
+        out.recording_rows.append(
+            (source, key, None, None, None, None, line, every, reason, message, line)
+        )
+
+
+def parse_chunk(root: str, files: list[Found], out_dir: str, chunk: int) -> list[str]:
+    """Read ``files`` and write their rows to ``<out_dir>/<table>-<chunk>.parquet``.
+
+    Returns:
+        The root-relative paths of the files read.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
+    for found in files:
+        p = parse_file(root, found)
+        tables["files"].append(p.file_row)
+        if p.header_row is not None:
+            tables["edf_headers"].append(p.header_row)
+        tables["ann_recordings"].extend(p.recording_rows)
+        tables["ann_events"].extend(p.event_rows)
+    for name, rows in tables.items():
+        if rows:
+            schema = arrow_schema(name)
+            columns = [list(col) for col in zip(*rows, strict=True)]
+            table = pa.table(dict(zip(schema.names, columns, strict=True)), schema=schema)
+            pq.write_table(table, os.path.join(out_dir, f"{name}-{chunk:06d}.parquet"))
+    return [f.rel for f in files]
+
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "files": FILE_COLUMNS,
+    "edf_headers": HEADER_COLUMNS,
+    "ann_recordings": RECORDING_COLUMNS,
+    "ann_events": EVENT_COLUMNS,
+}
+
+
+def arrow_schema(table: str) -> Any:
+    """The Arrow schema of a cache table's rows (explicit, so all-null columns keep a type)."""
+    import pyarrow as pa
+
+    s, i32, i64, f64, b = pa.string(), pa.int32(), pa.int64(), pa.float64(), pa.bool_()
+    ts = pa.timestamp("us")
+    types: dict[str, list[Any]] = {
+        "files": [s, s, i64, i64, s, s, s, s, s, i32],
+        "edf_headers": [s, s, i64, f64, f64, pa.list_(s), pa.list_(f64), ts, s, i32, i64],
+        "ann_recordings": [s, s, b, f64, ts, s, i32, b, s, s, i32],
+        "ann_events": [s, s, i32, f64, f64, s, b, s, f64, i32],
+    }
+    return pa.schema(list(zip(TABLES[table], types[table], strict=True)))
+
+
+def _hash_small_file(path: str) -> str:
     # Annotation files are small (kilobytes to a few megabytes): hash them whole.
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
-
-
-def _as_error(exc: InputError) -> tuple[Reason, str, int | None]:
-    return (exc.reason, exc.message, exc.line)
 
 
 def worker_init() -> None:

@@ -9,23 +9,22 @@ entries.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import multiprocessing
 import os
+import tempfile
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
 from pathlib import Path
 
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.derive import derive
 from preflight.pipelines.discover import _ALLOWED, Discovery, Found, Kind, SourceFormat, discover
-from preflight.pipelines.parse import Parsed, parse_file, reader_of, worker_init
-from preflight.pipelines.writecache import write_parsed
+from preflight.pipelines.parse import TABLES, parse_chunk, reader_of, worker_init
 from preflight.reports.progress import ProgressReporter
 
 # Below this many files to read, the pool's start-up costs more than it saves.
@@ -90,24 +89,26 @@ def scan(root: Path, manifest: Manifest, options: ScanOptions) -> ScanResult:
     to_read = [f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind)[1])]
     present = {f.rel for f in found.files}
     deleted = sorted(p for p in cached if p not in present)
-    with manifest.transaction():
-        parsed = list(_parse_all(str(root), to_read, options))
-        if parsed or deleted:
-            manifest.delete_paths(deleted + [p.found.rel for p in parsed])
-            write_parsed(manifest, parsed)
-        state = _state(options, found, kinds)
-        fingerprint = _fingerprint(manifest, kinds, state)
-        rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
-        if rebuilt:
-            derive(
-                manifest,
-                kinds=frozenset(kinds),
-                labels_only=options.labels_only,
-                edfplus=options.fmt is SourceFormat.EDFPLUS,
-                params=options.window,
-                walk_problems=found.problems,
-            )
-            manifest.set_meta({"fingerprint": fingerprint, **state})
+    with tempfile.TemporaryDirectory(prefix="preflight-scan-") as staging:
+        read = _parse_all(str(root), to_read, options, staging)
+        with manifest.transaction():
+            stale = [p for p in read if p in cached]
+            if stale or deleted:
+                manifest.delete_paths(deleted + stale)
+            _load_staged(manifest, staging)
+            state = _state(options, found, kinds)
+            fingerprint = _fingerprint(manifest, kinds, state)
+            rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
+            if rebuilt:
+                derive(
+                    manifest,
+                    kinds=frozenset(kinds),
+                    labels_only=options.labels_only,
+                    edfplus=options.fmt is SourceFormat.EDFPLUS,
+                    params=options.window,
+                    walk_problems=found.problems,
+                )
+                manifest.set_meta({"fingerprint": fingerprint, **state})
     return ScanResult(
         root=str(root),
         files=len(wanted),
@@ -121,26 +122,41 @@ def scan(root: Path, manifest: Manifest, options: ScanOptions) -> ScanResult:
     )
 
 
-def _parse_all(root: str, files: list[Found], options: ScanOptions) -> Iterator[Parsed]:
+def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str) -> list[str]:
+    """Read ``files`` in chunks (in worker processes when there are many); rows go to staging."""
+    n = options.workers or os.cpu_count() or 1
+    size = max(16, min(512, len(files) // (n * 4) or 1))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    read: list[str] = []
     with ProgressReporter("Reading headers and annotations", len(files), options.progress) as bar:
-        for parsed in _parse_iter(root, files, options.workers):
-            bar.advance()
-            yield parsed
+        if n <= 1 or len(files) < PARALLEL_MIN_FILES:
+            for i, chunk in enumerate(chunks):
+                read += parse_chunk(root, chunk, staging, i)
+                bar.advance(len(chunk))
+            return read
+        # fork: workers start in milliseconds and inherit the imported readers.
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=worker_init) as pool:
+            futures = [
+                pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
+            ]
+            for future in as_completed(futures):
+                done = future.result()
+                read += done
+                bar.advance(len(done))
+    return read
 
 
-def _parse_iter(root: str, files: list[Found], workers: int | None) -> Iterable[Parsed]:
-    n = workers or os.cpu_count() or 1
-    if n <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return map(parse_file, repeat(root), files)
-    return _pool_map(root, files, n)
-
-
-def _pool_map(root: str, files: list[Found], n: int) -> Iterator[Parsed]:
-    # fork: workers start in milliseconds and inherit the imported readers.
-    ctx = multiprocessing.get_context("fork")
-    chunk = max(1, min(256, len(files) // (n * 8)))
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=worker_init) as pool:
-        yield from pool.map(parse_file, repeat(root), files, chunksize=chunk)
+def _load_staged(manifest: Manifest, staging: str) -> None:
+    """Bulk-load the Parquet rows the workers wrote into the cache tables."""
+    for table, columns in TABLES.items():
+        pattern = os.path.join(staging, f"{table}-*.parquet")
+        if not glob.glob(pattern):
+            continue
+        names = ", ".join(columns)
+        manifest.con.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)", [pattern]
+        )
 
 
 def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> dict[str, str]:

@@ -92,7 +92,7 @@ def test_window_parameters_rebuild_without_reading(healthy: Corpus) -> None:
     with Manifest.open(report.manifest.path, read_only=True) as m:
         rows = m.query(
             "SELECT count(*), count(*) FILTER (WHERE positive) FROM windows"
-            " WHERE recording_id LIKE '%aaaaaaab_s001_t000'"
+            " JOIN recordings USING (rec_idx) WHERE recording_id LIKE '%aaaaaaab_s001_t000'"
         )
     assert rows == [(59, 12)]
 

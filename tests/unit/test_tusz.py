@@ -678,3 +678,26 @@ def test_fuzz_field_mutations_of_a_valid_lbl(tmp_path: Path, data: st.DataObject
         + text[where + cut :]
     )
     survives(tusz.read_lbl, write(tmp_path, "f.lbl", text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    channel=st.sampled_from(["TERM", "FP1-F7", "P4-O2", "term", "FP1 -F7", ""]),
+    start=st.sampled_from(["0.0000", "4.9724", "12", "1e3", "-1.0", "36.3315", " 7.5"]),
+    stop=st.sampled_from(["36.3315", "4.9724", "100.0000", "nan", "2348.00"]),
+    label=st.sampled_from(["seiz", "bckg", "fnsz", "gnsz", "xxxx", "SEIZ"]),
+    confidence=st.sampled_from(["1.0000", "0.5", "1", "2.0000", "n/a"]),
+    per_channel=st.booleans(),
+)
+def test_fast_row_path_agrees_with_the_full_validator(
+    channel: str, start: str, stop: str, label: str, confidence: str, per_channel: bool
+) -> None:
+    """Whenever the fast path accepts a row, the field-by-field validator gives the same event."""
+    text = ",".join([channel, start, stop, label, confidence])
+    fast = tusz._fast_csv_event(text, 7, per_channel)
+    try:
+        slow = tusz._csv_event(text, path=Path("x.csv"), line=7, per_channel=per_channel)
+    except AnnotationError:
+        slow = None
+    if fast is not None:
+        assert fast == slow

@@ -1,0 +1,362 @@
+"""Splits: keep the corpus's own, or build one that is patient-grouped and stratified.
+
+``build_split`` writes ``recordings.split`` and the provenance (``split_method``, ``split_seed``,
+``split_ratios``) into the manifest. Scanning resets ``split`` to ``declared_split`` whenever it
+rebuilds the derived tables, so call ``build_split`` after every scan.
+
+The stratified split deals whole *units* to splits: a unit is a patient, or several patients
+that share a recording (the same content hash under two patient codes), so no patient and no
+recording ever lands in two splits. It works in two passes:
+
+1. **Positive units** (at least one seizure), largest first by positive windows, each to the
+   split whose mean fill of its targets is lowest. The targets are the split's ratio times the
+   corpus's positive units, seizure events and positive windows, so each split receives its
+   share of all three. A split that has received nothing has fill 0 and is therefore chosen
+   before any other: when there are at least as many positive units as splits, every split gets
+   one (and positive windows, when that many units have any).
+2. **Negative units**, largest first by hours, each to the split furthest below its share of
+   the corpus's hours (counting the hours the positive units brought).
+
+Ties in fill go to the larger ratio, then to the order train, dev, eval, test. So with fewer
+positive units than splits, train receives the first (largest) one, then dev, then eval: a
+model cannot learn without positives, and the gate then names the evaluation split left empty.
+The seed shuffles units whose sizes are within a factor of two of each other (same power-of-two
+bucket), so different seeds give different splits of similar balance; the same seed always
+gives the same split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from preflight.errors import ManifestError, UsageError
+from preflight.manifest import queries
+from preflight.manifest.store import Manifest
+from preflight.reports.model import SplitStats
+
+__all__ = [
+    "DEFAULT_RATIOS",
+    "SPLIT_NAMES",
+    "SplitMethod",
+    "SplitSummary",
+    "build_split",
+    "check_ratios",
+    "parse_ratios",
+]
+
+SPLIT_NAMES = ("train", "dev", "eval", "test")
+DEFAULT_RATIOS: Mapping[str, float] = {"train": 0.7, "dev": 0.15, "eval": 0.15}
+RATIO_TOLERANCE = 1e-6
+
+_Floats = npt.NDArray[np.float64]
+_Ints = npt.NDArray[np.int64]
+
+
+class SplitMethod(StrEnum):
+    """How recordings are assigned to splits."""
+
+    DECLARED = "declared"  # the corpus's own split (TUSZ train/dev/eval folders)
+    STRATIFIED = "stratified"  # patient-grouped, stratified on positives, seeded
+
+
+@dataclass(frozen=True, slots=True)
+class SplitSummary:
+    """What ``build_split`` did.
+
+    Attributes:
+        method: the split method used.
+        seed: the seed of a stratified split (None for the declared split).
+        ratios: the target ratios of a stratified split (None for the declared split).
+        stats: per-split statistics after the split, in report order.
+        notes: plain sentences about what could not be balanced, for people (never parsed).
+    """
+
+    method: SplitMethod
+    seed: int | None
+    ratios: dict[str, float] | None
+    stats: dict[str, SplitStats]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Units:
+    """Per-unit sizes, and the unit of every patient (patients sorted by name)."""
+
+    patients: list[str]
+    unit_of: _Ints  # (P,) unit index of each patient
+    events: _Floats  # (U,)
+    positive_windows: _Floats  # (U,)
+    hours: _Floats  # (U,)
+    merged: int  # patients that share a recording with another patient
+
+
+# Patients linked by a recording they share (same content hash under two patient codes).
+_SHARED = """
+SELECT DISTINCT content_hash, patient FROM recordings
+WHERE content_hash IN (
+    SELECT content_hash FROM recordings WHERE content_hash IS NOT NULL
+    GROUP BY content_hash HAVING count(DISTINCT patient) > 1)
+ORDER BY content_hash, patient
+"""
+
+
+def build_split(
+    manifest: Manifest,
+    *,
+    method: SplitMethod | str,
+    ratios: Mapping[str, float] = DEFAULT_RATIOS,
+    seed: int = 0,
+) -> SplitSummary:
+    """Assign every recording of ``manifest`` to a split and record how.
+
+    Args:
+        manifest: a writable manifest whose derived tables exist (after a scan).
+        method: ``declared`` copies ``recordings.declared_split``; ``stratified`` builds a
+            patient-grouped split stratified on positive patients, events and windows.
+        ratios: target share of each split (names among train, dev, eval, test; each > 0;
+            summing to 1). Used by ``stratified`` only.
+        seed: seed of a stratified split (>= 0).
+
+    Returns:
+        The method, seed, ratios, per-split statistics and notes on what could not be balanced.
+
+    Raises:
+        UsageError: unknown method, bad ratios or a negative seed.
+        ManifestError: the manifest is read-only or has not been scanned.
+    """
+    try:
+        how = SplitMethod(method)
+    except ValueError:
+        choices = ", ".join(m.value for m in SplitMethod)
+        raise UsageError(f"unknown split method {method!r} (choose from: {choices})") from None
+    if manifest.read_only:
+        raise ManifestError("manifest is open read-only; cannot write a split", path=manifest.path)
+    if not manifest.has_derived():
+        raise ManifestError(
+            "manifest has no recordings yet; run `preflight audit SOURCE` first",
+            path=manifest.path,
+        )
+    if how is SplitMethod.DECLARED:
+        return _declared(manifest)
+    return _stratified(manifest, check_ratios(ratios), _check_seed(seed))
+
+
+def check_ratios(ratios: Mapping[str, float]) -> dict[str, float]:
+    """Validate split ratios and return them in the order train, dev, eval, test.
+
+    Raises:
+        UsageError: empty, an unknown split name, a ratio that is not a number > 0, or ratios
+            not summing to 1.
+    """
+    if not ratios:
+        raise UsageError("no split ratios given (e.g. train=0.7,dev=0.15,eval=0.15)")
+    unknown = sorted(set(ratios) - set(SPLIT_NAMES))
+    if unknown:
+        raise UsageError(
+            f"unknown split name(s) in ratios: {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(SPLIT_NAMES)})"
+        )
+    for name, value in ratios.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
+            raise UsageError(
+                f"ratio of {name} is {value!r} (needs a number > 0; leave a split out rather "
+                "than giving it 0)"
+            )
+    total = math.fsum(ratios.values())
+    if abs(total - 1.0) > RATIO_TOLERANCE:
+        given = ", ".join(f"{k}={v:g}" for k, v in ratios.items())
+        raise UsageError(f"split ratios sum to {total:g} (needs 1): {given}")
+    return {name: float(ratios[name]) for name in SPLIT_NAMES if name in ratios}
+
+
+def parse_ratios(text: str) -> dict[str, float]:
+    """Parse ``"train=0.7,dev=0.15,eval=0.15"`` (as given on the command line) and validate it.
+
+    Raises:
+        UsageError: a malformed item, a repeated name, or invalid ratios (see ``check_ratios``).
+    """
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value) if sep else math.nan
+        except ValueError:
+            number = math.nan
+        if not sep or not name or math.isnan(number):
+            raise UsageError(f"bad split ratio {item!r} (expected NAME=NUMBER, e.g. dev=0.15)")
+        if name in out:
+            raise UsageError(f"split {name!r} given twice in ratios {text!r}")
+        out[name] = number
+    return check_ratios(out)
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"split seed is {seed!r} (needs an integer >= 0)")
+    return seed
+
+
+def _declared(m: Manifest) -> SplitSummary:
+    with m.transaction():
+        m.con.execute("UPDATE recordings SET split = declared_split")
+        m.set_meta({"split_method": SplitMethod.DECLARED.value})
+        m.con.execute("DELETE FROM meta WHERE key IN ('split_seed', 'split_ratios')")
+    stats = _stats(m)
+    notes: tuple[str, ...] = ()
+    if list(stats) == ["all"]:
+        notes = ("the corpus declares no split (every recording is in 'all'); "
+                 "use the stratified method to build one",)  # fmt: skip
+    return SplitSummary(SplitMethod.DECLARED, None, None, stats, notes)
+
+
+def _stratified(m: Manifest, ratios: dict[str, float], seed: int) -> SplitSummary:
+    units = _load_units(m)
+    names = list(ratios)
+    split_of_unit = _assign(units, np.array([ratios[n] for n in names]), seed)
+    split_of_patient = [names[i] for i in split_of_unit[units.unit_of]]
+    assignments = pa.table({
+        "patient": pa.array(units.patients, pa.string()),
+        "split": pa.array(split_of_patient, pa.string()),
+    })  # fmt: skip
+    with m.transaction():
+        m.con.register("_split_assignments", assignments)
+        try:
+            m.con.execute(
+                "UPDATE recordings SET split = a.split FROM _split_assignments a "
+                "WHERE recordings.patient = a.patient"
+            )
+        finally:
+            m.con.unregister("_split_assignments")
+        m.set_meta({
+            "split_method": SplitMethod.STRATIFIED.value,
+            "split_seed": str(seed),
+            "split_ratios": json.dumps(ratios),
+        })  # fmt: skip
+    stats = _stats(m)
+    return SplitSummary(SplitMethod.STRATIFIED, seed, ratios, stats, _notes(units, names, stats))
+
+
+def _load_units(m: Manifest) -> _Units:
+    """Per-patient sizes, grouped into units of patients that share a recording."""
+    rows = queries.per_recording(m)
+    patients, patient_of = np.unique([str(r["patient"]) for r in rows], return_inverse=True)
+    names = [str(p) for p in patients]
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    index = {p: i for i, p in enumerate(names)}
+    first: dict[str, int] = {}
+    for content_hash, patient in m.query(_SHARED):
+        a, b = root(index[patient]), root(first.setdefault(content_hash, index[patient]))
+        parent[max(a, b)] = min(a, b)
+    roots = np.array([root(i) for i in range(len(names))], dtype=np.int64)
+    _, unit_of_patient = np.unique(roots, return_inverse=True)
+    unit_of_rec = unit_of_patient[patient_of]
+    n_units = len(np.unique(roots))
+
+    def per_unit(key: str) -> _Floats:
+        weights = np.array([r[key] for r in rows], dtype=np.float64)
+        return np.bincount(unit_of_rec, weights=weights, minlength=n_units).astype(np.float64)
+
+    size = np.bincount(unit_of_patient, minlength=n_units)
+    return _Units(
+        patients=names,
+        unit_of=unit_of_patient.astype(np.int64),
+        events=per_unit("events"),
+        positive_windows=per_unit("positive_windows"),
+        hours=per_unit("duration_s") / 3600.0,
+        merged=int(np.count_nonzero(size[unit_of_patient] > 1)),
+    )
+
+
+def _assign(units: _Units, ratios: _Floats, seed: int) -> _Ints:
+    """The split index of every unit: positive units first, then negative ones by hours."""
+    rng = np.random.default_rng(seed)
+    n_splits = len(ratios)
+    tie = np.lexsort((np.arange(n_splits), -ratios))  # larger ratio first, then given order
+    rank = np.empty(n_splits, dtype=np.int64)
+    rank[tie] = np.arange(n_splits)
+    out = np.zeros(len(units.hours), dtype=np.int64)
+
+    positive = np.flatnonzero(units.events > 0)
+    order = positive[_largest_first(units.positive_windows[positive], rng)]
+    sizes = np.column_stack(
+        [np.ones(len(units.hours)), units.events, units.positive_windows]
+    )  # (U, 3): patients, events, positive windows
+    out[order] = _deal(order, sizes, np.zeros((n_splits, 3)), ratios, rank)
+
+    negative = np.flatnonzero(units.events <= 0)
+    order = negative[_largest_first(units.hours[negative] * 60.0, rng)]
+    hours = units.hours[:, None]  # (U, 1)
+    filled = np.bincount(out[positive], weights=units.hours[positive], minlength=n_splits)
+    out[order] = _deal(order, hours, filled[:, None].astype(np.float64), ratios, rank)
+    return out
+
+
+def _largest_first(size: _Floats, rng: np.random.Generator) -> _Ints:
+    """Order by power-of-two bucket of ``size``, largest first; seeded shuffle within one."""
+    bucket = np.floor(np.log2(1.0 + np.maximum(size, 0.0)))
+    return np.lexsort((rng.permutation(len(size)), -bucket)).astype(np.int64)
+
+
+def _deal(order: _Ints, sizes: _Floats, filled: _Floats, ratios: _Floats, rank: _Ints) -> _Ints:
+    """Give each unit in ``order`` to the split with the lowest mean fill of its targets.
+
+    Args:
+        order: unit indices in dealing order.
+        sizes: (U, K) what each unit brings, per criterion.
+        filled: (S, K) what each split holds already; updated in place.
+        ratios: (S,) target share of each split.
+        rank: (S,) tie-break rank of each split (0 first).
+    """
+    target = ratios[:, None] * (sizes[order].sum(axis=0) + filled.sum(axis=0))[None, :]
+    live = target > 0  # a criterion the corpus has none of cannot be balanced
+    scale = np.where(live, target, 1.0)
+    out = np.empty(len(order), dtype=np.int64)
+    for j, unit in enumerate(order):
+        fill = np.where(live, filled / scale, 0.0).mean(axis=1)  # (S,)
+        best = int(np.lexsort((rank, fill))[0])
+        filled[best] += sizes[unit]
+        out[j] = best
+    return out
+
+
+def _stats(m: Manifest) -> dict[str, SplitStats]:
+    return {name: SplitStats(**row) for name, row in queries.split_stats(m).items()}
+
+
+def _notes(units: _Units, names: list[str], stats: dict[str, SplitStats]) -> tuple[str, ...]:
+    notes = []
+    n_positive = int(np.count_nonzero(units.events > 0))
+    short = [n for n in names if n not in stats or stats[n].positive_patients == 0]
+    if n_positive == 0:
+        notes.append("no patient has a seizure: every split is all background")
+    elif short:
+        notes.append(
+            f"only {n_positive} patient group(s) with seizures for {len(names)} splits: "
+            f"no positive patient in {', '.join(short)}"
+        )
+    empty = [n for n in names if n not in stats]
+    if empty:
+        notes.append(f"too few patients: {', '.join(empty)} received no recording")
+    if units.merged:
+        notes.append(
+            f"{units.merged} patients share a recording (same content hash) with another "
+            "patient and were kept in one split"
+        )
+    return tuple(notes)
