@@ -16,8 +16,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+DEMO := .demo
+
+# Until `preflight demo` lands: a healthy synthetic corpus passes the audit (exit 0), and a copy
+# with planted corrupt files fails it (exit 1, checked below).
 demo: $(VENV)/.installed
-	$(BIN)/preflight demo
+	$(BIN)/preflight synth $(DEMO)/corpus --force
+	$(BIN)/preflight audit $(DEMO)/corpus --json $(DEMO)/audit.json
+	$(BIN)/preflight synth $(DEMO)/broken --force --defect corrupt_files
+	$(BIN)/preflight audit $(DEMO)/broken --json $(DEMO)/broken.json; \
+	  code=$$?; echo "audit of the broken copy exited $$code"; test $$code -eq 1
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check preflight tests benchmarks
@@ -33,4 +41,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_audit.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -238,7 +238,7 @@ def _match_edfs(
         used.add((folder, key))
         lost = [p for k in [*keys, "*"] for p in unreadable.get((folder, k), [])]
         if lost:
-            names = ", ".join(sorted(lost))
+            names = ", ".join(sorted(posixpath.basename(p) for p in lost))
             out.reject(
                 edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}"
             )
@@ -267,7 +267,7 @@ def _add_recording(
     for s in bad:
         out.reject_source(s)
     if any(s.kind is not Kind.EDF for s in bad):
-        names = ", ".join(sorted({s.path for s in bad}))
+        names = ", ".join(sorted({posixpath.basename(s.path) for s in bad}))
         out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
     if bad:
         return

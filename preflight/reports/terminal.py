@@ -11,8 +11,8 @@ from preflight.validators.results import Severity, Verdict
 
 MAX_REJECTED_SHOWN = 20
 _LEGEND = (
-    "rec recordings, pat patients, seiz seizure events, win windows, h hours; "
-    "+ marks those holding seizures (positive)"
+    "rec recordings, pat patients, seiz seizure events, win windows, h hours, sz h seizure "
+    "hours; + marks those holding seizures, +% the positive share of windows"
 )
 
 
@@ -31,7 +31,8 @@ def render_audit(report: AuditReport, console: Console) -> None:
         console.print(f"\nRejected inputs ({len(report.rejected)}):")
         for r in report.rejected[:MAX_REJECTED_SHOWN]:
             where = r.path if r.line is None else f"{r.path}:{r.line}"
-            console.print(f"  {escape(where)}  [bold]{r.reason}[/bold]  {escape(r.message)}")
+            console.print(f"  {escape(where)}", overflow="fold")
+            console.print(f"      [bold]{r.reason}[/bold]: {escape(r.message)}")
         if len(report.rejected) > MAX_REJECTED_SHOWN:
             more = len(report.rejected) - MAX_REJECTED_SHOWN
             console.print(f"  ... and {more} more (see the JSON report)")
@@ -56,9 +57,9 @@ def _split_table(report: AuditReport) -> Table:
         "seiz",
         "win",
         "+win",
-        "+win %",
+        "+%",
         "h",
-        "seiz h",
+        "sz h",
     ):
         table.add_column(name, justify="left" if name == "split" else "right", no_wrap=True)
     for name, s in report.splits.items():

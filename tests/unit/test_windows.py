@@ -18,8 +18,8 @@ def _load(
 ) -> None:
     create_derived_tables(con)
     con.execute(
-        "INSERT INTO recordings (recording_id, rec_idx, annotation_paths, label_source, label_reader,"
-        " patient, split, declared_split, duration_s)"
+        "INSERT INTO recordings (recording_id, rec_idx, annotation_paths, label_source,"
+        " label_reader, patient, split, declared_split, duration_s)"
         " VALUES ('r', 0, ['r.csv_bi'], 'r.csv_bi', 'test', 'p', 'train', 'train', ?)",
         [duration],
     )
