@@ -13,7 +13,6 @@ import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from preflight.errors import InputError, Reason
@@ -21,7 +20,7 @@ from preflight.pipelines.discover import Found, Kind
 from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
 
-_ANNOTATION_READERS: dict[Kind, tuple[Callable[[Path], AnnotationFileResult], str, str]] = {
+_ANNOTATION_READERS: dict[Kind, tuple[Callable[[str], AnnotationFileResult], str, str]] = {
     Kind.TUSZ_CSV: (tusz.read_csv, tusz.CSV_READER_NAME, tusz.READER_VERSION),
     Kind.TUSZ_TSE: (tusz.read_tse, tusz.TSE_READER_NAME, tusz.READER_VERSION),
     Kind.TUSZ_LBL: (tusz.read_lbl, tusz.LBL_READER_NAME, tusz.READER_VERSION),
@@ -85,7 +84,7 @@ def parse_file(root: str, found: Found) -> Parsed:
         else:
             content_hash = _hash_small_file(path)
             reader, _, _ = _ANNOTATION_READERS[found.kind]
-            annotations = reader(Path(path))
+            annotations = reader(path)
     except InputError as exc:
         error = (str(exc.reason), exc.message, exc.line)
     except OSError as exc:
