@@ -1,0 +1,107 @@
+"""The windows of one split as NumPy arrays: what the sampler and the dataset both index.
+
+Position ``i`` in a ``WindowIndex`` is the sample index a sampler yields and a dataset reads.
+Everything comes from the manifest in one SQL query; no recording is opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from preflight.errors import UsageError
+from preflight.manifest.store import Manifest
+
+_QUERY = """
+WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading
+    SELECT w.rec_idx, w.window_idx, min(s.seizure_gid) AS seizure_gid
+    FROM windows w
+    JOIN (SELECT rec_idx, start_s, stop_s,
+                 CAST(row_number() OVER (ORDER BY rec_idx, seizure_idx) - 1 AS INTEGER)
+                     AS seizure_gid
+          FROM seizures) s
+      ON s.rec_idx = w.rec_idx
+     AND w.window_idx * $stride < s.stop_s AND w.window_idx * $stride + $window > s.start_s
+    WHERE w.positive
+    GROUP BY ALL
+)
+SELECT w.rec_idx, w.window_idx, w.positive,
+       coalesce(pos.seizure_gid, -1) AS seizure,
+       CAST(dense_rank() OVER (ORDER BY r.patient) - 1 AS INTEGER) AS patient
+FROM windows w
+JOIN recordings r USING (rec_idx)
+LEFT JOIN pos USING (rec_idx, window_idx)
+WHERE list_contains($splits, r.split)
+ORDER BY w.rec_idx, w.window_idx
+"""
+
+
+@dataclass(frozen=True)
+class WindowIndex:
+    """Every window of some splits, in (recording, window) order.
+
+    Attributes:
+        splits: the splits included.
+        window_s: window length (s), from the manifest's provenance.
+        stride_s: window stride (s).
+        rec_idx: int32 [N], the recording (``recordings.rec_idx``) of each window.
+        window_idx: int32 [N], the window's index in its recording.
+        positive: bool [N], the window label.
+        seizure: int32 [N], a manifest-wide id of the seizure a positive window overlaps
+            (the first one if several), -1 for negative windows.
+        patient: int32 [N], a patient code (dense, manifest-wide).
+    """
+
+    splits: tuple[str, ...]
+    window_s: float
+    stride_s: float
+    rec_idx: np.ndarray
+    window_idx: np.ndarray
+    positive: np.ndarray
+    seizure: np.ndarray
+    patient: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.rec_idx.shape[0])
+
+    @property
+    def n_positive(self) -> int:
+        """Number of positive windows."""
+        return int(self.positive.sum())
+
+    @classmethod
+    def load(cls, manifest: Manifest, splits: str | tuple[str, ...]) -> WindowIndex:
+        """Read the windows of ``splits`` from the manifest.
+
+        Raises:
+            UsageError: a split name the manifest does not know, or a manifest not audited yet.
+        """
+        names = (splits,) if isinstance(splits, str) else tuple(splits)
+        if not manifest.has_derived():
+            raise UsageError(
+                "manifest has no windows yet; run `preflight audit`", path=manifest.path
+            )
+        known = {r[0] for r in manifest.query("SELECT DISTINCT split FROM recordings")}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            have = ", ".join(sorted(known))
+            raise UsageError(
+                f"unknown split(s) {', '.join(unknown)}; the manifest has {have}",
+                path=manifest.path,
+            )
+        window_s = float(manifest.meta("window_s") or "nan")
+        stride_s = float(manifest.meta("stride_s") or "nan")
+        cols = manifest.con.execute(
+            _QUERY, {"splits": list(names), "window": window_s, "stride": stride_s}
+        ).fetchnumpy()
+        return cls(
+            splits=names,
+            window_s=window_s,
+            stride_s=stride_s,
+            rec_idx=np.asarray(cols["rec_idx"], dtype=np.int32),
+            window_idx=np.asarray(cols["window_idx"], dtype=np.int32),
+            positive=np.asarray(cols["positive"], dtype=bool),
+            seizure=np.asarray(cols["seizure"], dtype=np.int32),
+            patient=np.asarray(cols["patient"], dtype=np.int32),
+        )
