@@ -21,17 +21,19 @@ Ties in fill go to the larger ratio, then to the order train, dev, eval, test. S
 positive units than splits, train receives the first (largest) one, then dev, then eval: a
 model cannot learn without positives, and the gate then names the evaluation split left empty.
 The seed shuffles units whose sizes are within a factor of two of each other (same power-of-two
-bucket), so different seeds give different splits of similar balance; the same seed always
-gives the same split.
+bucket), so different seeds give different splits of similar balance; the same seed gives the
+same split on any machine (the shuffle hashes the seed with each unit's first patient code).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 SPLIT_NAMES = ("train", "dev", "eval", "test")
-DEFAULT_RATIOS: Mapping[str, float] = {"train": 0.7, "dev": 0.15, "eval": 0.15}
+DEFAULT_RATIOS: Mapping[str, float] = MappingProxyType({"train": 0.7, "dev": 0.15, "eval": 0.15})
 RATIO_TOLERANCE = 1e-6
 
 _Floats = npt.NDArray[np.float64]
@@ -92,6 +94,7 @@ class _Units:
 
     patients: list[str]
     unit_of: _Ints  # (P,) unit index of each patient
+    names: list[str]  # (U,) the first patient (by name) of each unit
     events: _Floats  # (U,)
     positive_windows: _Floats  # (U,)
     hours: _Floats  # (U,)
@@ -265,9 +268,9 @@ def _load_units(m: Manifest) -> _Units:
         a, b = root(index[patient]), root(first.setdefault(content_hash, index[patient]))
         parent[max(a, b)] = min(a, b)
     roots = np.array([root(i) for i in range(len(names))], dtype=np.int64)
-    _, unit_of_patient = np.unique(roots, return_inverse=True)
+    unit_roots, unit_of_patient = np.unique(roots, return_inverse=True)
     unit_of_rec = unit_of_patient[patient_of]
-    n_units = len(np.unique(roots))
+    n_units = len(unit_roots)
 
     def per_unit(key: str) -> _Floats:
         weights = np.array([r[key] for r in rows], dtype=np.float64)
@@ -277,6 +280,7 @@ def _load_units(m: Manifest) -> _Units:
     return _Units(
         patients=names,
         unit_of=unit_of_patient.astype(np.int64),
+        names=[names[i] for i in unit_roots],
         events=per_unit("events"),
         positive_windows=per_unit("positive_windows"),
         hours=per_unit("duration_s") / 3600.0,
@@ -286,7 +290,7 @@ def _load_units(m: Manifest) -> _Units:
 
 def _assign(units: _Units, ratios: _Floats, seed: int) -> _Ints:
     """The split index of every unit: positive units first, then negative ones by hours."""
-    rng = np.random.default_rng(seed)
+    shuffle = _shuffle_keys(units.names, seed)
     n_splits = len(ratios)
     tie = np.lexsort((np.arange(n_splits), -ratios))  # larger ratio first, then given order
     rank = np.empty(n_splits, dtype=np.int64)
@@ -294,24 +298,37 @@ def _assign(units: _Units, ratios: _Floats, seed: int) -> _Ints:
     out = np.zeros(len(units.hours), dtype=np.int64)
 
     positive = np.flatnonzero(units.events > 0)
-    order = positive[_largest_first(units.positive_windows[positive], rng)]
+    order = positive[_largest_first(units.positive_windows[positive], shuffle[positive])]
     sizes = np.column_stack(
         [np.ones(len(units.hours)), units.events, units.positive_windows]
     )  # (U, 3): patients, events, positive windows
     out[order] = _deal(order, sizes, np.zeros((n_splits, 3)), ratios, rank)
 
     negative = np.flatnonzero(units.events <= 0)
-    order = negative[_largest_first(units.hours[negative] * 60.0, rng)]
+    order = negative[_largest_first(units.hours[negative] * 60.0, shuffle[negative])]
     hours = units.hours[:, None]  # (U, 1)
     filled = np.bincount(out[positive], weights=units.hours[positive], minlength=n_splits)
     out[order] = _deal(order, hours, filled[:, None].astype(np.float64), ratios, rank)
     return out
 
 
-def _largest_first(size: _Floats, rng: np.random.Generator) -> _Ints:
+def _shuffle_keys(names: list[str], seed: int) -> npt.NDArray[np.uint64]:
+    """A seeded pseudo-random key per unit, from a hash of the seed and the unit's name.
+
+    A hash rather than a NumPy generator: the same seed gives the same split on every platform
+    and NumPy version, and adding a patient does not reshuffle all the others.
+    """
+    keys = [
+        int.from_bytes(hashlib.blake2b(f"{seed}:{n}".encode(), digest_size=8).digest(), "big")
+        for n in names
+    ]
+    return np.array(keys, dtype=np.uint64)
+
+
+def _largest_first(size: _Floats, shuffle: npt.NDArray[np.uint64]) -> _Ints:
     """Order by power-of-two bucket of ``size``, largest first; seeded shuffle within one."""
     bucket = np.floor(np.log2(1.0 + np.maximum(size, 0.0)))
-    return np.lexsort((rng.permutation(len(size)), -bucket)).astype(np.int64)
+    return np.lexsort((shuffle, -bucket)).astype(np.int64)
 
 
 def _deal(order: _Ints, sizes: _Floats, filled: _Floats, ratios: _Floats, rank: _Ints) -> _Ints:

@@ -1,0 +1,149 @@
+"""The audit report as GitHub-flavoured Markdown, for a CI job summary.
+
+Every string that comes from the data (paths, split names, messages, values) goes through
+``escape_markdown``: HTML-significant characters become entities and Markdown punctuation is
+backslash-escaped, so a file called ``<script>`` or ``a|b`` neither runs nor breaks a table.
+"""
+
+from __future__ import annotations
+
+import re
+
+from preflight.reports.formatting import (
+    format_value,
+    ordered_checks,
+    percent,
+    place,
+    split_method,
+    status,
+    summary,
+)
+from preflight.reports.model import AuditReport
+from preflight.validators.results import CheckResult
+
+MAX_REJECTED_SHOWN = 50
+
+_PUNCTUATION = re.compile(r"([\\`*_\[\]|~$])")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def escape_markdown(text: str) -> str:
+    """Make ``text`` literal inside GitHub-flavoured Markdown (also inside a table cell)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _PUNCTUATION.sub(r"\\\1", text)
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+def render_markdown(report: AuditReport) -> str:
+    """Render ``report`` as Markdown.
+
+    Sections: verdict, splits, failed checks, warnings, rejected inputs (the first 50),
+    provenance.
+    """
+    word = report.verdict.value.upper()
+    where = [
+        f"Manifest {escape_markdown(report.manifest.path)}",
+        f"fingerprint {escape_markdown(report.manifest.fingerprint[:16])}",
+    ]
+    method = split_method(report)
+    if method is not None:
+        where.append(f"split {escape_markdown(method)}")
+    parts = [
+        f"## preflight audit: {word}",
+        f"**{word}**: {summary(report)}.  \n" + ", ".join(where) + ".",
+        _splits(report),
+    ]
+    failed = [c for c in ordered_checks(report.checks) if status(c) == "FAIL"]
+    warned = [c for c in ordered_checks(report.checks) if status(c) == "WARN"]
+    if failed:
+        parts.append("### Failed checks\n\n" + _checks_table(failed))
+    if warned:
+        parts.append("### Warnings\n\n" + _checks_table(warned))
+    if not failed and not warned:
+        parts.append(f"All {len(report.checks)} checks passed.")
+    if report.rejected:
+        parts.append(_rejected(report))
+    parts.append(_provenance(report))
+    return "\n\n".join(parts) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]], align: str) -> str:
+    """A pipe table; ``align`` has one letter per column: l(eft) or r(ight)."""
+    rule = ["---:" if a == "r" else ":---" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _splits(report: AuditReport) -> str:
+    header = [
+        "split", "recordings", "+recordings", "patients", "+patients", "seizures",
+        "windows", "+windows", "+windows %", "hours", "seizure hours",
+    ]  # fmt: skip
+    rows = [
+        [
+            escape_markdown(name),
+            str(s.recordings),
+            str(s.positive_recordings),
+            str(s.patients),
+            str(s.positive_patients),
+            str(s.events),
+            f"{s.windows:,}",
+            f"{s.positive_windows:,}",
+            percent(s.positive_windows, s.windows),
+            f"{s.hours:.2f}",
+            f"{s.positive_hours:.3f}",
+        ]
+        for name, s in report.splits.items()
+    ]
+    t = report.totals
+    rows.append([
+        "**total**", str(t.recordings), "", str(t.patients), "", str(t.events),
+        f"{t.windows:,}", f"{t.positive_windows:,}", percent(t.positive_windows, t.windows),
+        f"{t.hours:.2f}", f"{t.positive_hours:.3f}",
+    ])  # fmt: skip
+    legend = "Columns marked + count what holds seizures; seizures counts seizure events."
+    return "### Splits\n\n" + _table(header, rows, "l" + "r" * 10) + f"\n\n{legend}"
+
+
+def _checks_table(checks: list[CheckResult]) -> str:
+    rows = [
+        [
+            escape_markdown(c.name),
+            escape_markdown(place(c)),
+            escape_markdown(format_value(c.observed)),
+            escape_markdown(format_value(c.expected)),
+            escape_markdown(c.message),
+        ]
+        for c in checks
+    ]
+    return _table(["check", "split", "observed", "expected", "message"], rows, "llrrl")
+
+
+def _rejected(report: AuditReport) -> str:
+    shown = report.rejected[:MAX_REJECTED_SHOWN]
+    rows = [
+        [
+            escape_markdown(r.path if r.line is None else f"{r.path}:{r.line}"),
+            escape_markdown(r.reason),
+            escape_markdown(r.message),
+        ]
+        for r in shown
+    ]
+    text = f"### Rejected inputs ({len(report.rejected)})\n\n"
+    text += _table(["file", "reason", "message"], rows, "lll")
+    if len(report.rejected) > len(shown):
+        text += f"\n\n... and {len(report.rejected) - len(shown)} more (see the JSON report)."
+    return text
+
+
+def _provenance(report: AuditReport) -> str:
+    values = {k: format_value(v) for k, v in report.provenance.items()}
+    if report.scan is not None:
+        s = report.scan
+        values["scan"] = (
+            f"{s.files} files, {s.read} read, {s.reused} reused, {s.deleted} deleted, "
+            f"{s.ignored} ignored, {s.seconds:.2f} s"
+        )
+    values["manifest fingerprint"] = report.manifest.fingerprint
+    rows = [[escape_markdown(k), escape_markdown(v)] for k, v in values.items()]
+    return "### Provenance\n\n" + _table(["key", "value"], rows, "ll")
