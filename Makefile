@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch first, pinned: a local CPU wheel exists for 2.13.0; a looser request pulls a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean ci-reports
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 DEMO := .demo
 
-# Until `preflight demo` lands: a healthy synthetic corpus passes the audit (exit 0), and a copy
-# with planted corrupt files fails it (exit 1, checked below).
+# Until `preflight demo` lands: a healthy synthetic corpus passes the audit and gate (exit 0), and
+# a copy whose dev split holds no seizure fails it (exit 1, checked below).
 demo: $(VENV)/.installed
 	$(BIN)/preflight synth $(DEMO)/corpus --force
-	$(BIN)/preflight audit $(DEMO)/corpus --json $(DEMO)/audit.json
-	$(BIN)/preflight synth $(DEMO)/broken --force --defect corrupt_files
-	$(BIN)/preflight audit $(DEMO)/broken --json $(DEMO)/broken.json; \
+	$(BIN)/preflight audit $(DEMO)/corpus --json $(DEMO)/audit.json --html $(DEMO)/audit.html
+	$(BIN)/preflight synth $(DEMO)/broken --force --defect no_dev_positives
+	$(BIN)/preflight audit $(DEMO)/broken --html $(DEMO)/broken.html; \
 	  code=$$?; echo "audit of the broken copy exited $$code"; test $$code -eq 1
+	@echo "HTML reports: $(DEMO)/audit.html and $(DEMO)/broken.html"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check preflight tests benchmarks
@@ -37,8 +38,22 @@ typecheck: $(VENV)/.installed
 test: $(VENV)/.installed lint typecheck
 	$(BIN)/python -m pytest -q
 
+# Validation reports kept by CI: a healthy synthetic corpus must pass the gate (exit 0) and one
+# whose dev split has no seizure must fail it (exit 1). Reports land in reports-out/.
+REPORTS := reports-out
+ci-reports: $(VENV)/.installed
+	rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	$(BIN)/preflight synth $(REPORTS)/healthy-corpus --seed 1 > /dev/null
+	$(BIN)/preflight audit $(REPORTS)/healthy-corpus -q --json $(REPORTS)/healthy.json \
+	  --junit $(REPORTS)/healthy.xml --markdown $(REPORTS)/healthy.md --html $(REPORTS)/healthy.html
+	$(BIN)/preflight synth $(REPORTS)/broken-corpus --seed 1 --defect no_dev_positives > /dev/null
+	$(BIN)/preflight audit $(REPORTS)/broken-corpus -q --json $(REPORTS)/broken.json \
+	  --junit $(REPORTS)/broken.xml --markdown $(REPORTS)/broken.md --html $(REPORTS)/broken.html; \
+	  code=$$?; echo "audit of the broken corpus exited $$code (expected 1)"; test $$code -eq 1
+	rm -rf $(REPORTS)/healthy-corpus $(REPORTS)/broken-corpus
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_audit.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -10,6 +10,10 @@ The Python API mirrors the command line::
         stats = preflight.split_stats(m)                  # per-split statistics, from SQL
 """
 
+from typing import Any
+
+from preflight._version import __version__
+from preflight.config import AuditConfig, GateConfig, PreflightConfig, SplitConfig, load_config
 from preflight.errors import (
     AnnotationError,
     ConfigError,
@@ -27,20 +31,44 @@ from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit
 from preflight.pipelines.discover import SourceFormat
 from preflight.pipelines.scan import ScanOptions, ScanResult, scan
+from preflight.pipelines.split import SplitMethod, SplitSummary, build_split
+from preflight.pipelines.window_index import WindowIndex
 from preflight.reports.model import AuditReport
 from preflight.validators.results import CheckResult, Severity, Verdict
 
-__version__ = "0.1.0"
+# Heavy imports (pandas, pandera, matplotlib, Jinja2; Great Expectations when a suite runs)
+# load on first use, so `import preflight` and every CLI command start fast.
+_LAZY = {
+    "GateResult": "preflight.validators.gate",
+    "run_gate": "preflight.validators.gate",
+    "render_html": "preflight.reports.html",
+    "render_junit": "preflight.reports.junit",
+    "render_markdown": "preflight.reports.markdown",
+    "collect_plot_data": "preflight.reports.plots",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'preflight' has no attribute {name!r}")
+
 
 __all__ = [
     "AnnotationError",
+    "AuditConfig",
     "AuditReport",
     "CheckResult",
     "ConfigError",
+    "GateConfig",
+    "GateResult",
     "InputError",
     "Manifest",
     "ManifestError",
     "NoUsableInputError",
+    "PreflightConfig",
     "PreflightError",
     "Reason",
     "RecordingError",
@@ -48,12 +76,23 @@ __all__ = [
     "ScanResult",
     "Severity",
     "SourceFormat",
+    "SplitConfig",
+    "SplitMethod",
+    "SplitSummary",
     "UsageError",
     "Verdict",
+    "WindowIndex",
     "WindowParams",
     "__version__",
     "audit",
+    "build_split",
+    "collect_plot_data",
+    "load_config",
     "per_recording",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "run_gate",
     "scan",
     "split_stats",
     "totals",

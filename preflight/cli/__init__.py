@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from preflight import __version__
+from preflight._version import __version__
 from preflight.cli.audit import audit
 from preflight.cli.synth import synth
 

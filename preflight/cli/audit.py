@@ -1,4 +1,4 @@
-"""``preflight audit SOURCE``: scan a corpus into the manifest and report per split."""
+"""``preflight audit SOURCE``: scan, split and gate a corpus, and report in every format."""
 
 from __future__ import annotations
 
@@ -6,62 +6,84 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from preflight.errors import PreflightError
-from preflight.manifest.windows import WindowParams
+from preflight.config import PreflightConfig, load_config
+from preflight.errors import ConfigError, PreflightError
+from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit as run_audit
+from preflight.pipelines.audit import scan_options
 from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.scan import ScanOptions
+from preflight.pipelines.split import SplitMethod, parse_ratios
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.model import AuditReport
 from preflight.reports.terminal import render_audit
 from preflight.validators.results import Verdict
 
+_Opt = typer.Option
+
 
 def audit(
     source: Annotated[Path, typer.Argument(help="Corpus root folder (recordings + annotations).")],
     fmt: Annotated[
-        SourceFormat, typer.Option("--format", help="Which readers to use.")
-    ] = SourceFormat.AUTO,
-    manifest: Annotated[
-        Path | None,
-        typer.Option(help="Manifest file [default: SOURCE/.preflight/manifest.duckdb]."),
+        SourceFormat | None, _Opt("--format", help="Readers to use [default: auto].")
     ] = None,
-    window: Annotated[float, typer.Option(help="Window length in seconds.", min=0.001)] = 10.0,
+    config: Annotated[
+        Path | None, _Opt(help="YAML config: audit, gate and split sections.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, _Opt(help="Manifest file [default: SOURCE/.preflight/manifest.duckdb].")
+    ] = None,
+    suite: Annotated[
+        str | None, _Opt(help="Expectation suite: seizure, binary_table or a JSON file.")
+    ] = None,
+    window: Annotated[
+        float | None, _Opt(help="Window length (s) [default: 10].", min=0.001)
+    ] = None,
     stride: Annotated[
-        float | None,
-        typer.Option(help="Window stride in seconds [default: the window].", min=0.001),
+        float | None, _Opt(help="Window stride (s) [default: the window].", min=0.001)
     ] = None,
     min_overlap: Annotated[
-        float, typer.Option(help="Seizure seconds a window needs to be positive (0: any).", min=0)
-    ] = 0.0,
+        float | None,
+        _Opt(help="Seizure seconds a window needs to be positive [default: any].", min=0),
+    ] = None,
     labels_only: Annotated[
-        bool, typer.Option("--labels-only", help="Audit from annotation files alone.")
+        bool, _Opt("--labels-only", help="Audit from annotation files alone.")
     ] = False,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    split: Annotated[
+        SplitMethod | None, _Opt(help="Keep the corpus's split or build a stratified one.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes [default: cores].", min=1)
+    seed: Annotated[int | None, _Opt(help="Seed of the stratified split.", min=0)] = None,
+    ratios: Annotated[
+        str | None, _Opt(help="Split ratios, e.g. train=0.7,dev=0.15,eval=0.15.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    json_out: Annotated[Path | None, _Opt("--json", help="Write the JSON report here.")] = None,
+    junit: Annotated[
+        Path | None, _Opt(help="Write a JUnit XML report here (one case per check).")
+    ] = None,
+    markdown: Annotated[
+        Path | None, _Opt(help="Write a Markdown report here (CI job summary).")
+    ] = None,
+    html: Annotated[Path | None, _Opt(help="Write a self-contained HTML report here.")] = None,
+    workers: Annotated[int | None, _Opt(help="Worker processes [default: cores].", min=1)] = None,
+    quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
-    """Scan headers and annotations into the manifest, then report statistics per split."""
-    console = Console()
-    params = WindowParams(window_s=window, stride_s=stride or window, min_overlap_s=min_overlap)
-    options = ScanOptions(
-        fmt=fmt, labels_only=labels_only, window=params, workers=workers, progress=not quiet
-    )
+    """Scan headers and annotations, build the split, run the gate, and report per split."""
+    console, errors = Console(), Console(stderr=True)
     try:
-        report = run_audit(source, manifest=manifest, options=options)
+        cfg = _config(config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios)
+        options = scan_options(cfg.audit, workers=workers, progress=not quiet)
+        report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
+        if not quiet:
+            render_audit(report, console)
+        _write_reports(report, json_out, junit, markdown, html)
     except PreflightError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    _emit(report, console, json_out, quiet)
     if report.totals.recordings == 0:
-        Console(stderr=True).print(
+        errors.print(
             f"[red]error:[/red] no usable recording in {escape(str(source))}; "
             "every input was rejected (see the list above)"
         )
@@ -69,12 +91,71 @@ def audit(
     raise typer.Exit(0 if report.verdict is Verdict.PASS else 1)
 
 
-def _emit(report: AuditReport, console: Console, json_out: Path | None, quiet: bool) -> None:
-    if not quiet:
-        render_audit(report, console)
+def _config(
+    path: Path | None,
+    fmt: SourceFormat | None,
+    window: float | None,
+    stride: float | None,
+    min_overlap: float | None,
+    labels_only: bool,
+    split: SplitMethod | None,
+    seed: int | None,
+    ratios: str | None,
+) -> PreflightConfig:
+    """The config file (or defaults) with the command-line flags that were given on top."""
+    cfg = load_config(path) if path is not None else PreflightConfig()
+    audit_over = {
+        k: v
+        for k, v in {
+            "format": fmt, "window_s": window, "stride_s": stride, "min_overlap_s": min_overlap,
+            "labels_only": labels_only or None,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+    split_over = {
+        k: v
+        for k, v in {
+            "method": split, "seed": seed, "ratios": parse_ratios(ratios) if ratios else None,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+    try:
+        return PreflightConfig.model_validate(
+            {
+                **cfg.model_dump(),
+                "audit": {**cfg.audit.model_dump(), **audit_over},
+                "split": {**cfg.split.model_dump(), **split_over},
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"options do not fit together: {problems}") from None
+
+
+def _write_reports(
+    report: AuditReport,
+    json_out: Path | None,
+    junit: Path | None,
+    markdown: Path | None,
+    html: Path | None,
+) -> None:
+    """Render the one report into each file asked for (imports only what is needed)."""
     if json_out is not None:
-        try:
-            write_text_atomic(json_out, report.to_json())
-        except PreflightError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
+        write_text_atomic(json_out, report.to_json())
+    if junit is not None:
+        from preflight.reports.junit import render_junit
+
+        write_text_atomic(junit, render_junit(report))
+    if markdown is not None:
+        from preflight.reports.markdown import render_markdown
+
+        write_text_atomic(markdown, render_markdown(report))
+    if html is not None:
+        from preflight.reports.html import render_html
+        from preflight.reports.plots import collect_plot_data
+
+        with Manifest.open(report.manifest.path, read_only=True) as m:
+            extras = collect_plot_data(m)
+        write_text_atomic(html, render_html(report, extras))

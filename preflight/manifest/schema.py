@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _CACHE = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -53,9 +53,19 @@ _CACHE = [
     """CREATE TABLE IF NOT EXISTS audits (
         audit_id INTEGER PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
         root VARCHAR, params VARCHAR, files_read INTEGER, files_reused INTEGER,
-        fingerprint VARCHAR, verdict VARCHAR
+        fingerprint VARCHAR, verdict VARCHAR,
+        gate_key VARCHAR,              -- hash of everything the gate's records depend on
+        checks VARCHAR                 -- the check records (JSON), reused for the same gate_key
     )""",
 ]
+
+# Steps from one schema version to the next, applied in order to an older manifest.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE audits ADD COLUMN IF NOT EXISTS gate_key VARCHAR",
+        "ALTER TABLE audits ADD COLUMN IF NOT EXISTS checks VARCHAR",
+    ],
+}
 
 _DERIVED = [
     """CREATE OR REPLACE TABLE recordings (
@@ -84,10 +94,13 @@ _DERIVED = [
 ]
 
 
-def create_cache_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the parse-cache tables if they do not exist and record the schema version."""
+def create_cache_tables(con: duckdb.DuckDBPyConnection, from_version: int | None = None) -> None:
+    """Create the parse-cache tables, migrate an older manifest, record the schema version."""
     for ddl in _CACHE:
         con.execute(ddl)
+    for version in range((from_version or SCHEMA_VERSION) + 1, SCHEMA_VERSION + 1):
+        for step in MIGRATIONS.get(version, []):
+            con.execute(step)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 

@@ -39,6 +39,7 @@ class Manifest:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self._depth = 0  # nesting of transaction() blocks; only the outermost commits
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False, wait_s: float = 30.0) -> Manifest:
@@ -87,7 +88,7 @@ class Manifest:
                 f"(knows {schema.SCHEMA_VERSION}); upgrade preflight or use another --manifest",
                 path=self.path,
             )
-        schema.create_cache_tables(self.con)
+        schema.create_cache_tables(self.con, None if version is None else int(version))
 
     def _has_table(self, name: str) -> bool:
         row = self.con.execute(
@@ -112,13 +113,27 @@ class Manifest:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All-or-nothing: commit on success, roll back on any exception."""
+        """All-or-nothing: commit on success, roll back on any exception.
+
+        Re-entrant: a block inside another joins it, and the outermost block commits or rolls
+        back everything (so a split written during an audit lands with the audit or not at all).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
         try:
             yield
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self._depth = 0
         self.con.execute("COMMIT")
 
     def insert(

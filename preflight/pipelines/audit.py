@@ -1,15 +1,27 @@
-"""The audit: scan a corpus into the manifest, measure it, check it, and build the report."""
+"""The audit: scan a corpus into the manifest, split it, gate it, and build the report.
+
+The gate imports pandas, pandera and Great Expectations (seconds). Its records depend only on
+the manifest fingerprint, the split settings, the suite and the gate config, so an audit whose
+inputs all match the previous audit's reuses that audit's records instead of running the suites
+again: re-auditing an unchanged corpus stays sub-second, and any change runs the gate.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
+from preflight._version import __version__
+from preflight.config import AuditConfig, PreflightConfig
 from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, default_path
+from preflight.manifest.windows import WindowParams
 from preflight.pipelines.scan import ScanOptions, ScanResult, params_of, scan
+from preflight.pipelines.split import build_split
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
@@ -20,24 +32,50 @@ from preflight.reports.model import (
 )
 from preflight.validators.results import CheckResult, Severity, verdict
 
-PROVENANCE_KEYS = ("window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only")
+PROVENANCE_KEYS = (
+    "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only",
+    "split_method", "split_seed", "split_ratios", "suite_name", "suite_hash",
+)  # fmt: skip
+
+
+def scan_options(
+    config: AuditConfig, *, workers: int | None = None, progress: bool = False
+) -> ScanOptions:
+    """Scan options from the ``audit`` section of a config."""
+    window = WindowParams(
+        window_s=config.window_s,
+        stride_s=config.stride_s or config.window_s,
+        min_overlap_s=config.min_overlap_s,
+    )
+    return ScanOptions(
+        fmt=config.format, labels_only=config.labels_only, window=window, workers=workers,
+        progress=progress,
+    )  # fmt: skip
 
 
 def audit(
-    source: str | Path, *, manifest: str | Path | None = None, options: ScanOptions | None = None
+    source: str | Path,
+    *,
+    manifest: str | Path | None = None,
+    options: ScanOptions | None = None,
+    config: PreflightConfig | None = None,
+    suite: str | Path | None = None,
 ) -> AuditReport:
-    """Scan ``source`` into a manifest and report its statistics and checks.
+    """Scan ``source`` into a manifest, build its split, gate it, and report.
 
     Args:
         source: the data root folder.
         manifest: the manifest file (default ``<source>/.preflight/manifest.duckdb``).
-        options: scan options.
+        options: scan options (default: from ``config.audit``).
+        config: thresholds, split method and windowing (default: ``PreflightConfig()``).
+        suite: an expectation suite name or file, overriding ``config.gate.suite``.
 
     Returns:
         The report. Its verdict fails when an error-severity check failed.
 
     Raises:
-        UsageError: ``source`` does not exist or is not a folder.
+        UsageError: ``source`` does not exist or is not a folder; ``ConfigError`` for an invalid
+            suite or split setting.
         NoUsableInputError: ``source`` holds no recording or annotation file at all. (A corpus
             whose files were all rejected gives a report whose ``usable_recordings`` check
             failed; the CLI exits 2 for it.)
@@ -48,7 +86,8 @@ def audit(
         raise UsageError("no such file or folder", path=root)
     if not root.is_dir():
         raise UsageError("SOURCE must be a folder holding recordings and annotations", path=root)
-    options = options or ScanOptions()
+    cfg = config or PreflightConfig()
+    options = options or scan_options(cfg.audit)
     path = Path(manifest) if manifest is not None else default_path(root)
     with Manifest.open(path) as m:
         started = datetime.now()
@@ -58,15 +97,18 @@ def audit(
                 "found no recording or annotation file to audit (is this the corpus root?)",
                 path=root,
             )
-        report = build_report(m, result)
-        _record_audit(m, started, result, options, report)
+        with m.transaction():
+            build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
+            key = _gate_key(m, result, cfg, suite)
+            gated = _gate(m, cfg, suite, key)
+            report = build_report(m, result, reader_checks(queries.totals(m)) + gated)
+            _record_audit(m, started, result, options, report, key, gated)
     return report
 
 
-def build_report(m: Manifest, result: ScanResult) -> AuditReport:
-    """Assemble the report from the manifest's derived tables."""
+def build_report(m: Manifest, result: ScanResult, checks: list[CheckResult]) -> AuditReport:
+    """Assemble the report from the manifest's derived tables and the check records."""
     totals = queries.totals(m)
-    checks = reader_checks(totals)
     return AuditReport(
         verdict=verdict(checks),
         manifest=ManifestInfo(path=str(m.path), fingerprint=result.fingerprint),
@@ -88,8 +130,7 @@ def build_report(m: Manifest, result: ScanResult) -> AuditReport:
 
 
 def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
-    """The checks an audit makes before any gate: something is usable, nothing was rejected."""
-    n = int(totals["rejected"])
+    """The check an audit makes before the gate: something is usable at all."""
     usable = int(totals["recordings"])
     return [
         CheckResult(
@@ -101,28 +142,73 @@ def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
             expected=">= 1",
             message=f"{usable} usable recording(s) (needs >= 1); see the rejected list",
             reason=None if usable > 0 else "nothing_usable",
-        ),
-        CheckResult(
-            name="no_rejected_inputs",
-            split=None,
-            severity=Severity.ERROR,
-            passed=n == 0,
-            observed=n,
-            expected=0,
-            message=f"{n} input file(s) rejected (allowed: 0); see the rejected list",
-            reason=None if n == 0 else "rejected_inputs",
-        ),
+        )
     ]
 
 
+def _gate(
+    m: Manifest, cfg: PreflightConfig, suite: str | Path | None, key: str
+) -> list[CheckResult]:
+    """The gate's records: reused from an audit with the same key, else run."""
+    row = m.query(
+        "SELECT checks FROM audits WHERE gate_key = ? AND checks IS NOT NULL"
+        " ORDER BY audit_id DESC LIMIT 1",
+        [key],
+    )
+    if row:
+        return [CheckResult.model_validate(c) for c in json.loads(row[0][0])]
+    if m.query("SELECT count(*) FROM recordings")[0][0] == 0:
+        return []  # nothing usable: the reader check says so; there is nothing to gate
+    from preflight.validators.gate import run_gate  # pandas, pandera, GX: only when needed
+
+    result = run_gate(m, cfg.gate, suite=suite)
+    m.set_meta({"suite_name": result.suite_name, "suite_hash": result.suite_hash})
+    return result.checks
+
+
+def _gate_key(
+    m: Manifest, result: ScanResult, cfg: PreflightConfig, suite: str | Path | None
+) -> str:
+    """Everything the gate's records depend on, hashed."""
+    digest = hashlib.blake2b(digest_size=16)
+    parts = [
+        __version__, result.fingerprint, cfg.gate.model_dump_json(), str(suite),
+        *(str(m.meta(k)) for k in ("split_method", "split_seed", "split_ratios")),
+        _suite_bytes_digest(suite or cfg.gate.suite),
+    ]  # fmt: skip
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _suite_bytes_digest(suite: str | Path | None) -> str:
+    """A digest of the suite file(s) that may run, read directly (no pandas, no GX)."""
+    digest = hashlib.blake2b(digest_size=16)
+    packaged = resources.files("preflight.expectations")
+    for entry in sorted(packaged.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            digest.update(entry.read_bytes())
+    if suite is not None and Path(suite).is_file():
+        digest.update(Path(suite).read_bytes())
+    return digest.hexdigest()
+
+
 def _record_audit(
-    m: Manifest, started: datetime, result: ScanResult, options: ScanOptions, report: AuditReport
+    m: Manifest,
+    started: datetime,
+    result: ScanResult,
+    options: ScanOptions,
+    report: AuditReport,
+    key: str,
+    gated: list[CheckResult],
 ) -> None:
+    checks = json.dumps([c.model_dump(mode="json") for c in gated])
     m.con.execute(
-        "INSERT INTO audits SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?"
+        "INSERT INTO audits SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " FROM audits",
         [
             started, datetime.now(), result.root, json.dumps(params_of(options)), result.read,
-            result.reused, result.fingerprint, str(report.verdict),
+            result.reused, result.fingerprint, str(report.verdict), key, checks,
         ],
     )  # fmt: skip

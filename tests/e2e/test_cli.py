@@ -114,8 +114,7 @@ def test_end_to_end_in_a_subprocess(tmp_path: Path) -> None:
     """`preflight synth DIR && preflight audit DIR --json FILE`, as a user types it."""
     root, out = tmp_path / "c", tmp_path / "r.json"
     cli = [sys.executable, "-m", "preflight"]
-    small = ["--patients", "1", "--min-duration", "200", "--max-duration", "220"]
-    subprocess.run([*cli, "synth", str(root), *small], check=True, capture_output=True)
+    subprocess.run([*cli, "synth", str(root)], check=True, capture_output=True)
     done = subprocess.run(
         [*cli, "audit", str(root), "--json", str(out)], capture_output=True, text=True
     )

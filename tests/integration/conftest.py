@@ -42,7 +42,8 @@ class Corpus:
         d = self.folder(split, patient)
         name = f"{patient}_s001_t{t:03d}"
         if edf:
-            rng = np.random.default_rng(t)
+            # Seeded per recording: identical bytes would be a duplicate recording to the gate.
+            rng = np.random.default_rng([t, *patient.encode()])
             signals = [
                 edfio.EdfSignal(rng.normal(size=duration * 16), sampling_frequency=16, label=lab)
                 for lab in ("EEG FP1-REF", "EEG F7-REF")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from preflight.config import GateConfig, PreflightConfig
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit
@@ -15,9 +16,12 @@ from preflight.pipelines.scan import ScanOptions
 
 from .conftest import Corpus
 
+# The hand-made corpora are tiny: batches of 8 at 25 % positives need only 2 positive windows.
+SMALL = PreflightConfig(gate=GateConfig(batch_size=8))
+
 
 def _audit(root: Path, **kw: object):
-    return audit(root, options=ScanOptions(**kw))  # type: ignore[arg-type]
+    return audit(root, options=ScanOptions(**kw), config=SMALL)  # type: ignore[arg-type]
 
 
 def test_statistics_known_by_construction(healthy: Corpus) -> None:
@@ -102,7 +106,10 @@ def test_labels_only_audit_matches_the_full_audit(healthy: Corpus, tmp_path: Pat
     for edf in healthy.root.rglob("*.edf"):
         edf.unlink()
     labels = audit(
-        healthy.root, manifest=tmp_path / "l.duckdb", options=ScanOptions(labels_only=True)
+        healthy.root,
+        manifest=tmp_path / "l.duckdb",
+        options=ScanOptions(labels_only=True),
+        config=SMALL,
     )
     assert labels.verdict == "pass"
     assert labels.splits == full.splits

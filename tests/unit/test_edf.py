@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -347,13 +346,11 @@ def _count_pread(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
-def test_huge_sparse_file_is_read_in_milliseconds(
+def test_huge_sparse_file_reads_only_its_header(
     sparse_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes = _count_pread(monkeypatch)
-    started = time.perf_counter()
     header = read_header(sparse_path)
-    assert time.perf_counter() - started < 0.05
     assert header.duration == 4_000_000
     assert sum(sizes) == header.header_bytes
 

@@ -6,7 +6,6 @@ written as the NEDC tools write them, quirks included.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -337,18 +336,16 @@ def test_csv_missing_file_is_unreadable(tmp_path: Path) -> None:
     assert rejection(tmp_path / "absent.csv_bi").reason is Reason.UNREADABLE
 
 
-def test_csv_fifty_thousand_rows_parse_fast(tmp_path: Path) -> None:
+def test_csv_fifty_thousand_rows_parse_whole(tmp_path: Path) -> None:
+    """A multi-megabyte file parses completely (its speed is measured by the audit benchmark)."""
     rows = [
         f"{TCP_PAIRS[i % 22]},{i * 0.5:.4f},{i * 0.5 + 0.25:.4f},bckg,1.0000" for i in range(50_000)
     ]
     path = write(tmp_path, "x.csv", csv_text(*rows, duration="25000.00 secs"))
     assert path.stat().st_size > 1_500_000
-    began = time.perf_counter()
     recording = only_recording(tusz.read_csv(path))
-    elapsed = time.perf_counter() - began
     assert len(recording.events) == 50_000
     assert recording.events[-1].line == 50_006
-    assert elapsed < 1.0, f"50k rows took {elapsed:.2f} s"
 
 
 # --- v1.5 .tse / .tse_bi ------------------------------------------------------------------------
