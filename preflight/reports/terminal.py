@@ -22,7 +22,7 @@ def render_audit(report: AuditReport, console: Console) -> None:
     failed = [c for c in report.checks if not c.passed]
     for check in failed:
         style = "red" if check.severity is Severity.ERROR else "yellow"
-        where = f" [{escape(check.split)}]" if check.split else ""
+        where = " " + escape(f"[{check.split}]") if check.split else ""
         console.print(
             f"[{style}]{check.severity.upper()}[/{style}] {check.name}{where}: "
             f"{escape(check.message)}"
