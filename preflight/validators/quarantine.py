@@ -1,0 +1,148 @@
+"""The ``quarantine`` table: where the batch guard's dropped windows are recorded.
+
+One row per window of a quarantined batch, so nothing is dropped without a trace::
+
+    quarantine (run_id VARCHAR, step BIGINT, rec_idx INTEGER, window_idx INTEGER,
+                reason VARCHAR, message VARCHAR, recorded_at TIMESTAMP)
+
+``reason`` is the failing check (``non_finite``, ``shape`` ...; ``batch_guard.GuardCheck``) for
+the windows a check named, and ``batch_quarantined`` for the healthy windows dropped with their
+batch. ``rec_idx`` / ``window_idx`` join the manifest's ``windows`` and ``recordings``; they are
+NULL when the batch's ids themselves were unusable. Find a run's quarantines with::
+
+    SELECT q.step, r.recording_id, q.window_idx, q.reason, q.message
+    FROM quarantine q JOIN recordings r USING (rec_idx) WHERE q.run_id = ? ORDER BY q.step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import torch
+
+from preflight.errors import ManifestError, UsageError
+from preflight.manifest.store import Manifest
+from preflight.validators.batch_guard import GuardResult
+
+__all__ = [
+    "BATCH_QUARANTINED",
+    "QUARANTINE_DDL",
+    "ManifestRecorder",
+    "quarantine_rows",
+    "record_quarantine",
+]
+
+QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS quarantine (
+    run_id VARCHAR NOT NULL, step BIGINT NOT NULL,
+    rec_idx INTEGER, window_idx INTEGER,   -- NULL when the batch's ids were unusable
+    reason VARCHAR NOT NULL,               -- a GuardCheck value, or batch_quarantined
+    message VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL
+)"""
+BATCH_QUARANTINED = "batch_quarantined"  # reason of a healthy window dropped with its batch
+
+
+def quarantine_rows(result: GuardResult) -> tuple[np.ndarray | None, list[str], list[str]]:
+    """The ``quarantine`` rows of a failed batch: every window, with why it was dropped.
+
+    A window an error names gets that error's check and message (one row per error); the other
+    windows of the batch get ``batch_quarantined``. Without usable ids, one row per error.
+
+    Returns:
+        ``(ids, reasons, messages)``: int64 (n, 2) or None, and n reasons and messages.
+    """
+    errors = result.errors
+    if result.ids is None or not all(e.ids for e in errors):
+        return None, [str(e.check) for e in errors], [e.message for e in errors]
+    rows = [r for e in errors for r in e.rows]
+    reasons = [str(e.check) for e in errors for _ in e.rows]
+    messages = [e.message for e in errors for _ in e.rows]
+    bystanders = sorted(set(range(result.batch_size)) - set(rows))
+    rows += bystanders
+    reasons += [BATCH_QUARANTINED] * len(bystanders)
+    names = ", ".join(str(e.check) for e in errors)
+    messages += [f"dropped with its batch ({names})"] * len(bystanders)
+    return result.ids.numpy()[rows].astype(np.int64), reasons, messages
+
+
+def record_quarantine(
+    manifest: Manifest,
+    run_id: str,
+    step: int,
+    ids: torch.Tensor | np.ndarray | None,
+    reason: str | Sequence[str],
+    message: str | Sequence[str],
+) -> int:
+    """Append quarantined windows to the manifest's ``quarantine`` table (created if absent).
+
+    Args:
+        manifest: a manifest open for writing.
+        run_id: the training run.
+        step: the training step of the batch.
+        ids: (n, 2) (rec_idx, window_idx); None writes one row per reason with NULL ids.
+        reason: a reason per row, or one for all rows.
+        message: a message per row, or one for all rows.
+
+    Returns:
+        The number of rows written (one bulk insert).
+
+    Raises:
+        UsageError: a read-only manifest, or reasons/messages not matching the ids.
+        ManifestError: DuckDB could not write.
+    """
+    if manifest.read_only:
+        raise UsageError("manifest is open read-only; open it for writing", path=manifest.path)
+    pairs = None if ids is None else np.asarray(ids, dtype=np.int64).reshape(-1, 2)
+    n = len(pairs) if pairs is not None else (1 if isinstance(reason, str) else len(reason))
+    reasons = [reason] * n if isinstance(reason, str) else list(reason)
+    messages = [message] * n if isinstance(message, str) else list(message)
+    if len(reasons) != n or len(messages) != n:
+        raise UsageError(f"{n} ids but {len(reasons)} reasons and {len(messages)} messages")
+    columns = {
+        "run_id": [run_id] * n,
+        "step": [step] * n,
+        "rec_idx": [None] * n if pairs is None else pairs[:, 0].tolist(),
+        "window_idx": [None] * n if pairs is None else pairs[:, 1].tolist(),
+        "reason": reasons,
+        "message": messages,
+        "recorded_at": [datetime.now()] * n,
+    }
+    try:  # one bulk insert through Arrow; ``at`` is a keyword, hence BY NAME, not a column list
+        manifest.con.execute(QUARANTINE_DDL)
+        manifest.con.register("_quarantined", pa.table(columns))
+        try:
+            manifest.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantined")
+        finally:
+            manifest.con.unregister("_quarantined")
+    except duckdb.Error as exc:
+        raise ManifestError(
+            f"cannot record a quarantined batch: {exc}", path=manifest.path
+        ) from exc
+    return n
+
+
+class ManifestRecorder:
+    """A guard recorder writing each quarantined batch into the manifest.
+
+    Args:
+        manifest: an open, writable ``Manifest``; or the path of one, opened (waiting for its
+            lock) for each write and closed again, so several processes (torchrun ranks) can
+            share one manifest file while none holds it open.
+        run_id: the training run the rows belong to.
+    """
+
+    def __init__(self, manifest: Manifest | str | Path, run_id: str) -> None:
+        self.manifest = manifest
+        self.run_id = run_id
+
+    def __call__(self, step: int, result: GuardResult) -> None:
+        ids, reasons, messages = quarantine_rows(result)
+        if isinstance(self.manifest, Manifest):
+            record_quarantine(self.manifest, self.run_id, step, ids, reasons, messages)
+            return
+        with Manifest.open(self.manifest) as manifest:
+            record_quarantine(manifest, self.run_id, step, ids, reasons, messages)
