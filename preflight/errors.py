@@ -53,6 +53,7 @@ class Reason(StrEnum):
     ANNOTATION_REJECTED = "annotation_rejected"  # the recording's annotations were rejected
     RECORDING_REJECTED = "recording_rejected"  # the annotation's recording was rejected
     UNSUPPORTED = "unsupported"  # a file the chosen format does not read
+    MISSING_CHANNELS = "missing_channels"  # a recording lacks channels the montage needs
 
 
 class PreflightError(Exception):

@@ -110,7 +110,7 @@ def scan(root: Path, manifest: Manifest, options: ScanOptions) -> ScanResult:
                 )
                 manifest.set_meta({"fingerprint": fingerprint, **state})
     return ScanResult(
-        root=str(root),
+        root=str(root.resolve()),
         files=len(wanted),
         read=len(to_read),
         reused=len(wanted) - len(to_read),
