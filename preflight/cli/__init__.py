@@ -10,6 +10,7 @@ import typer
 
 from preflight._version import __version__
 from preflight.cli.audit import audit
+from preflight.cli.report import report
 from preflight.cli.synth import synth
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ def _root(
 
 app.command("audit")(audit)
 app.command("synth")(synth)
+app.command("report")(report)
 
 
 def main() -> None:

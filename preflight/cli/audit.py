@@ -78,7 +78,7 @@ def audit(
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if not quiet:
             render_audit(report, console)
-        _write_reports(report, json_out, junit, markdown, html)
+        write_reports(report, json_out, junit, markdown, html)
     except PreflightError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -134,7 +134,7 @@ def _config(
         raise ConfigError(f"options do not fit together: {problems}") from None
 
 
-def _write_reports(
+def write_reports(
     report: AuditReport,
     json_out: Path | None,
     junit: Path | None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _CACHE = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -55,7 +55,8 @@ _CACHE = [
         root VARCHAR, params VARCHAR, files_read INTEGER, files_reused INTEGER,
         fingerprint VARCHAR, verdict VARCHAR,
         gate_key VARCHAR,              -- hash of everything the gate's records depend on
-        checks VARCHAR                 -- the check records (JSON), reused for the same gate_key
+        checks VARCHAR,                -- the check records (JSON), reused for the same gate_key
+        report VARCHAR                 -- the whole audit report (JSON), for `preflight report`
     )""",
 ]
 
@@ -65,6 +66,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE audits ADD COLUMN IF NOT EXISTS gate_key VARCHAR",
         "ALTER TABLE audits ADD COLUMN IF NOT EXISTS checks VARCHAR",
     ],
+    3: ["ALTER TABLE audits ADD COLUMN IF NOT EXISTS report VARCHAR"],
 }
 
 _DERIVED = [

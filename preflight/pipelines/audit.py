@@ -205,10 +205,29 @@ def _record_audit(
 ) -> None:
     checks = json.dumps([c.model_dump(mode="json") for c in gated])
     m.con.execute(
-        "INSERT INTO audits SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        "INSERT INTO audits SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " FROM audits",
         [
             started, datetime.now(), result.root, json.dumps(params_of(options)), result.read,
-            result.reused, result.fingerprint, str(report.verdict), key, checks,
+            result.reused, result.fingerprint, str(report.verdict), key, checks, report.to_json(),
         ],
     )  # fmt: skip
+
+
+def last_report(m: Manifest, audit_id: int | None = None) -> AuditReport:
+    """The report of the latest audit of a manifest (or of audit ``audit_id``).
+
+    Raises:
+        UsageError: the manifest holds no such audit.
+    """
+    row = m.query(
+        "SELECT report FROM audits WHERE report IS NOT NULL AND (? IS NULL OR audit_id = ?)"
+        " ORDER BY audit_id DESC LIMIT 1",
+        [audit_id, audit_id],
+    )
+    if not row:
+        which = "any audit" if audit_id is None else f"audit {audit_id}"
+        raise UsageError(
+            f"the manifest holds no report of {which}; run `preflight audit`", path=m.path
+        )
+    return AuditReport.model_validate_json(row[0][0])

@@ -121,3 +121,17 @@ def test_end_to_end_in_a_subprocess(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     check_contract(json.loads(out.read_text()))
     assert "Verdict: PASS" in done.stdout
+
+
+def test_report_renders_the_stored_audit(corpus: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", str(corpus), "-q"]).exit_code == 0
+    manifest = corpus / ".preflight" / "manifest.duckdb"
+    out = tmp_path / "again.json"
+    result = runner.invoke(app, ["report", str(manifest), "--json", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    check_contract(json.loads(out.read_text()))
+    assert out.stat().st_mode & 0o044  # readable by others, as the umask allows
+    missing = runner.invoke(app, ["report", str(manifest), "--audit", "999"])
+    assert missing.exit_code == 2
+    assert "no report of audit 999" in missing.output
