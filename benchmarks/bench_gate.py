@@ -18,7 +18,6 @@ splits, against the whole suite over per-split aggregates.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from _table import print_rows  # benchmarks/ is on sys.path when run as a script
 
 from preflight.config import GateConfig
 from preflight.manifest import queries
@@ -228,11 +229,8 @@ def main() -> None:
         ("baseline: GX, 8 expectations over windows", f"{t_gx_rows:.2f} s  (one batch, no split; "
          f"the suite over per-split aggregates, 3 splits: {t_suite:.2f} s, "
          f"baseline/gate {t_gx_rows / t_suite:.1f}x)"),
-        ("machine", f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":
