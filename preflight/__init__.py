@@ -50,6 +50,8 @@ _LAZY = {
     "Preprocessing": "preflight.pipelines.cache",
     "WindowCache": "preflight.pipelines.cache",
     "build_model": "preflight.models.registry",
+    "window_metrics": "preflight.pipelines.evaluate",
+    "score_recordings": "preflight.pipelines.evaluate",
     "class_weights": "preflight.pipelines.sample",
     "collate": "preflight.pipelines.dataset",
     "pos_weight": "preflight.pipelines.sample",
@@ -122,6 +124,8 @@ __all__ = [
     "render_markdown",
     "run_gate",
     "scan",
+    "score_recordings",
     "split_stats",
     "totals",
+    "window_metrics",
 ]
