@@ -13,14 +13,16 @@ A config file has up to three sections, each optional::
       method: stratified
       seed: 7
 
-Unknown keys are errors (a misspelt threshold must not silently keep its default).
+Unknown keys are errors (a misspelt threshold must not silently keep its default). A training
+run's config (``preflight train CONFIG``) adds sections of its own: see ``preflight.run_config``,
+which reads it with the loader here.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -173,10 +175,14 @@ class PreflightConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _empty_sections(cls, data: Any) -> Any:
-        """``gate:`` with every line below commented out is null in YAML: the defaults."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None}
-        return data
+        return drop_null_sections(data)
+
+
+def drop_null_sections(data: Any) -> Any:
+    """``gate:`` with every line below commented out is null in YAML: the defaults."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if v is not None}
+    return data
 
 
 def load_config(path: str | Path) -> PreflightConfig:
@@ -193,7 +199,23 @@ def load_config(path: str | Path) -> PreflightConfig:
             a value is unknown, of the wrong type or out of range. The message names every
             offending key as a dotted path with its line (``gate.batch_size (line 4): ...``).
     """
-    path = Path(path)
+    return load_model(Path(path), PreflightConfig, "audit, gate, split")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_model(path: Path, model: type[_M], sections: str) -> _M:
+    """Read ``path`` as YAML and validate it as ``model`` (the machinery of ``load_config``).
+
+    Args:
+        path: the YAML file.
+        model: the pydantic model of a whole file.
+        sections: the top-level sections, named when the file is not a mapping.
+
+    Raises:
+        ConfigError: as ``load_config``.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -212,13 +234,12 @@ def load_config(path: str | Path) -> PreflightConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"a config file is a mapping of sections (audit, gate, split), not a "
-            f"{type(data).__name__}",
+            f"a config file is a mapping of sections ({sections}), not a {type(data).__name__}",
             path=path,
             line=1,
         )
     try:
-        return PreflightConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = sorted(
             (_locate(err, lines) for err in exc.errors()), key=lambda p: p[1] or 1 << 30

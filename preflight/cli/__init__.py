@@ -10,8 +10,11 @@ import typer
 
 from preflight._version import __version__
 from preflight.cli.audit import audit
+from preflight.cli.demo import demo
 from preflight.cli.report import report
+from preflight.cli.runs import runs_app
 from preflight.cli.synth import synth
+from preflight.cli.train import train
 
 app = typer.Typer(
     name="preflight",
@@ -40,6 +43,9 @@ def _root(
 app.command("audit")(audit)
 app.command("synth")(synth)
 app.command("report")(report)
+app.command("train")(train)
+app.add_typer(runs_app, name="runs")
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -1,0 +1,191 @@
+"""The ``runs`` table: the history of training runs, kept in the manifest beside the audits.
+
+One row per run, created on first use (``CREATE TABLE IF NOT EXISTS``, no schema migration)::
+
+    runs (run_id VARCHAR PRIMARY KEY, kind VARCHAR, started TIMESTAMP, finished TIMESTAMP,
+          status VARCHAR, message VARCHAR, config VARCHAR, audit_id INTEGER, run_dir VARCHAR,
+          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR)
+
+``config``, ``metrics`` (one object per epoch), ``checkpoints`` and ``monitors`` (the monitor
+records) are JSON. ``status`` is a ``RunStatus``; a row left ``running`` by a killed process is
+what ``preflight train --resume`` picks up. Every write opens the manifest, writes and closes it
+again, so ``preflight runs`` can read the table while a run trains.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from preflight.errors import UsageError
+from preflight.manifest.store import Manifest
+
+__all__ = [
+    "RUNS_DDL",
+    "RunRecord",
+    "RunStatus",
+    "get_run",
+    "list_runs",
+    "new_run_id",
+    "resumable_runs",
+    "set_status",
+    "start_run",
+    "update_run",
+]
+
+RUNS_DDL = """CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,          -- train (smoke runs will be recorded here too)
+    started TIMESTAMP NOT NULL, finished TIMESTAMP,
+    status VARCHAR NOT NULL,        -- a RunStatus value
+    message VARCHAR,                -- why it ended as it did
+    config VARCHAR NOT NULL,        -- the run config (JSON)
+    audit_id INTEGER,               -- the audit whose gate let it run (audits.audit_id)
+    run_dir VARCHAR,                -- where its checkpoints are
+    metrics VARCHAR,                -- JSON list, one object per epoch
+    checkpoints VARCHAR,            -- JSON {"kept": [...], "best": ...}
+    monitors VARCHAR                -- JSON list of monitor records
+)"""
+_COLUMNS = (
+    "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
+    "checkpoints, monitors"
+)
+
+
+class RunStatus(StrEnum):
+    """How a run ended (or that it has not)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED_BY_MONITOR = "stopped_by_monitor"
+    GATE_FAILED = "gate_failed"
+    FAILED = "failed"
+
+
+class RunRecord(BaseModel):
+    """One row of the ``runs`` table, its JSON columns parsed."""
+
+    run_id: str
+    kind: str
+    started: datetime
+    finished: datetime | None
+    status: RunStatus
+    message: str | None
+    config: dict[str, Any]
+    audit_id: int | None
+    run_dir: str | None
+    metrics: list[dict[str, Any]]
+    checkpoints: dict[str, Any]
+    monitors: list[dict[str, Any]]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique id: ``20250101-120000-3f9a1c``."""
+    return f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def start_run(
+    manifest: str | Path,
+    run_id: str,
+    *,
+    config: dict[str, Any],
+    audit_id: int | None,
+    run_dir: Path | None,
+    status: RunStatus = RunStatus.RUNNING,
+    message: str | None = None,
+    kind: str = "train",
+) -> None:
+    """Insert a run's row."""
+    with Manifest.open(manifest) as m:
+        m.con.execute(RUNS_DDL)
+        m.con.execute(
+            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
+                audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]",
+            ],
+        )  # fmt: skip
+
+
+def update_run(
+    manifest: str | Path,
+    run_id: str,
+    *,
+    metrics: list[dict[str, Any]],
+    checkpoints: dict[str, Any],
+    monitors: list[dict[str, Any]],
+    status: RunStatus = RunStatus.RUNNING,
+    message: str | None = None,
+) -> None:
+    """Write a run's progress (after every epoch) or, with a final status, its end."""
+    finished = None if status is RunStatus.RUNNING else datetime.now()
+    with Manifest.open(manifest) as m:
+        m.con.execute(
+            "UPDATE runs SET status = ?, message = ?, finished = ?, metrics = ?, checkpoints = ?,"
+            " monitors = ? WHERE run_id = ?",
+            [
+                str(status), message, finished, json.dumps(metrics), json.dumps(checkpoints),
+                json.dumps(monitors), run_id,
+            ],
+        )  # fmt: skip
+
+
+def set_status(manifest: str | Path, run_id: str, status: RunStatus, message: str) -> None:
+    """Set only a run's status and message (its progress is written already); a final status
+    sets ``finished``, ``running`` (a resumed run) clears it."""
+    finished = None if status is RunStatus.RUNNING else datetime.now()
+    with Manifest.open(manifest) as m:
+        m.con.execute(
+            "UPDATE runs SET status = ?, message = ?, finished = ? WHERE run_id = ?",
+            [str(status), message, finished, run_id],
+        )
+
+
+def _has_runs(m: Manifest) -> bool:
+    return bool(
+        m.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'")[0][0]
+    )
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    values = dict(zip([c.strip() for c in _COLUMNS.split(",")], row, strict=True))
+    for key, empty in (("config", "{}"), ("metrics", "[]"), ("checkpoints", "{}")):
+        values[key] = json.loads(values[key] or empty)
+    values["monitors"] = json.loads(values["monitors"] or "[]")
+    return RunRecord.model_validate(values)
+
+
+def list_runs(m: Manifest) -> list[RunRecord]:
+    """Every run, oldest first (none when no run was ever recorded)."""
+    if not _has_runs(m):
+        return []
+    return [_record(r) for r in m.query(f"SELECT {_COLUMNS} FROM runs ORDER BY started, run_id")]
+
+
+def get_run(m: Manifest, run_id: str) -> RunRecord:
+    """One run, by id or by a prefix matching exactly one id.
+
+    Raises:
+        UsageError: no run, or several, match.
+    """
+    matches = [r for r in list_runs(m) if r.run_id.startswith(run_id)]
+    exact = [r for r in matches if r.run_id == run_id]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise UsageError(f"no run {run_id!r}; `preflight runs` lists them", path=m.path)
+    ids = ", ".join(r.run_id for r in matches[:5])
+    raise UsageError(f"{len(matches)} runs start with {run_id!r} ({ids}); give more of the id")
+
+
+def resumable_runs(m: Manifest, kind: str = "train") -> list[RunRecord]:
+    """Runs that ended without finishing (killed or interrupted), newest first."""
+    unfinished = (RunStatus.RUNNING, RunStatus.FAILED)
+    runs = [r for r in list_runs(m) if r.kind == kind and r.status in unfinished]
+    return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)

@@ -1,0 +1,301 @@
+"""``train``: audit, gate and, only if the gate passed, train. The API of ``preflight train``.
+
+The order is the point::
+
+    audit (incremental scan, split, gate)  ->  gate failed: record the run, return (exit 1)
+                                           ->  passed: cache, datasets, model, optimizer
+    epochs: guarded batches -> validation -> monitors -> checkpoint -> run row
+            a monitor failing stops the run (exit 1) with a diagnosis
+
+Under torchrun rank 0 audits, builds the cache and writes every row, checkpoint and report; the
+other ranks wait and learn each decision from it (``distributed.World``). On CPU a run is
+deterministic for its seed, and ``resume=True`` continues the newest interrupted run of the same
+config from its newest readable checkpoint, ending with the weights an uninterrupted run has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from preflight.errors import NoUsableInputError, PreflightError, UsageError
+from preflight.manifest.store import Manifest, default_path
+from preflight.pipelines import checkpoint as ckpt
+from preflight.pipelines.audit import audit, scan_options
+from preflight.pipelines.distributed import World
+from preflight.pipelines.monitors import Monitor, MonitorRecord
+from preflight.pipelines.runs import (
+    RunStatus,
+    new_run_id,
+    resumable_runs,
+    set_status,
+    start_run,
+)
+from preflight.pipelines.train_loop import EpochCallback, run_epochs
+from preflight.pipelines.train_setup import Start, build_session
+from preflight.reports.model import AuditReport
+from preflight.run_config import RunConfig
+from preflight.validators.results import Severity, Verdict
+
+__all__ = ["RunResult", "train"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended.
+
+    Attributes:
+        run_id: the run's id (its row in the manifest's ``runs`` table).
+        status: completed, stopped_by_monitor or gate_failed (a failure raises instead).
+        message: why it ended so: the gate's failed checks, the monitor's diagnosis, or the
+            best validation score.
+        rank: this process's rank (0 without torchrun); only rank 0 holds the details.
+        audit: the audit report whose gate decided (rank 0).
+        metrics: one summary per epoch (training loss, validation metrics ...).
+        monitors: every monitor record.
+        checkpoints: the epoch checkpoints kept.
+        best_checkpoint: ``best.pt``, or None.
+        run_dir: the run's folder, or None when the gate failed.
+    """
+
+    run_id: str
+    status: RunStatus
+    message: str
+    rank: int = 0
+    audit: AuditReport | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    monitors: list[MonitorRecord] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)
+    best_checkpoint: str | None = None
+    run_dir: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when completed, 1 when the gate or a monitor said no."""
+        return 0 if self.status is RunStatus.COMPLETED else 1
+
+
+@dataclass(frozen=True)
+class _GateFailed:
+    run_id: str
+    message: str
+
+
+def train(
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_epoch: EpochCallback | None = None,
+) -> RunResult:
+    """Audit the corpus, gate it, and train only if the gate passed.
+
+    Args:
+        config: the run config (``preflight.run_config.load_run_config``).
+        resume: continue the newest interrupted run of this config instead of starting one.
+        progress: show progress bars for the scan and the cache build.
+        on_epoch: called on rank 0 after every finished epoch with its summary (the dict stored
+            in the run's metrics); raising in it interrupts the run as a kill would.
+
+    Seeds torch's global generator (``train.seed``) as a training script does, and turns on
+    ``torch.use_deterministic_algorithms`` on the CPU for the run (restored afterwards).
+
+    Returns:
+        The result; ``exit_code`` is 0 when completed, 1 when the gate failed or a monitor
+        stopped the run.
+
+    Raises:
+        UsageError: an input or setting the run cannot use (the CLI exits 2); with ``resume``,
+            no interrupted run of this config, no readable checkpoint, or a changed corpus.
+        NoUsableInputError: the corpus holds no usable recording at all.
+        ManifestError: the manifest cannot be opened or is locked.
+    """
+    world = World.from_env(config.train.device)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        holder: dict[str, AuditReport] = {}
+        decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder))
+        report = holder.get("report")
+        if isinstance(decided, _GateFailed):  # nothing was built: no model, no device memory
+            return RunResult(
+                decided.run_id, RunStatus.GATE_FAILED, decided.message, world.rank, report
+            )
+        world.bind_device()
+        if world.device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        return _train(config, world, decided, report, progress, on_epoch)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        world.close()
+
+
+def _train(
+    config: RunConfig,
+    world: World,
+    start: Start,
+    report: AuditReport | None,
+    progress: bool,
+    on_epoch: EpochCallback | None,
+) -> RunResult:
+    """Build and run; any failure marks the run failed (then propagates)."""
+    try:
+        session = build_session(config, world, start, progress=progress)
+        status, message = run_epochs(session, on_epoch)
+    except BaseException as exc:
+        if world.is_main:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            with contextlib.suppress(PreflightError):  # the original error is the one to see
+                set_status(start.manifest, start.run_id, RunStatus.FAILED, why)
+        raise
+    best = session.progress.best.get("path")
+    return RunResult(
+        run_id=start.run_id, status=status, message=message, rank=world.rank, audit=report,
+        metrics=session.progress.history, monitors=session.progress.monitors,
+        checkpoints=session.progress.kept, best_checkpoint=best, run_dir=start.run_dir,
+    )  # fmt: skip
+
+
+def _audit_and_gate(
+    config: RunConfig, resume: bool, progress: bool, holder: dict[str, AuditReport]
+) -> Start | _GateFailed:
+    """Rank 0: audit, gate, and record the run (new, resumed, or refused by the gate)."""
+    manifest = config.data.manifest or default_path(config.data.source)
+    options = scan_options(config.audit, progress=progress)
+    report = audit(
+        config.data.source, manifest=manifest, options=options, config=config.preflight_config()
+    )
+    holder["report"] = report
+    if report.totals.recordings == 0:
+        raise NoUsableInputError(
+            "every input was rejected, so there is nothing to train on; see "
+            "`preflight report` for the rejected list",
+            path=config.data.source,
+        )
+    recorded = json.loads(config.model_dump_json())
+    with Manifest.open(manifest, read_only=True) as m:
+        audit_id = m.query("SELECT max(audit_id) FROM audits")[0][0]
+    if report.verdict is Verdict.FAIL:
+        run_id, message = new_run_id(), _gate_message(report)
+        start_run(
+            manifest, run_id, config=recorded, audit_id=audit_id, run_dir=None,
+            status=RunStatus.GATE_FAILED, message=message,
+        )  # fmt: skip
+        return _GateFailed(run_id, message)
+    train_split, val_splits, fraction = _splits(config, report)
+    fingerprint = report.manifest.fingerprint
+    start = Start(
+        run_id="", manifest=manifest, run_dir=Path(), fingerprint=fingerprint,
+        suite_hash=str(report.provenance.get("suite_hash")), train_split=train_split,
+        val_splits=val_splits, train_fraction=fraction,
+    )  # fmt: skip
+    if resume:
+        return _resumed(start, recorded)
+    run_id = new_run_id()
+    run_dir = (config.checkpoint.dir or manifest.parent / "runs") / run_id
+    start_run(manifest, run_id, config=recorded, audit_id=audit_id, run_dir=run_dir)
+    return dataclasses.replace(start, run_id=run_id, run_dir=run_dir)
+
+
+def _gate_message(report: AuditReport) -> str:
+    """The failed error-severity checks, each in one sentence."""
+    failed = [c for c in report.checks if not c.passed and c.severity is Severity.ERROR]
+    listed = "; ".join(f"{c.name}: {c.message}" for c in failed)
+    return f"the gate failed {len(failed)} check(s), so no model was built: {listed}"
+
+
+def _splits(config: RunConfig, report: AuditReport) -> tuple[str, tuple[str, ...], float]:
+    """The training split, the validation splits, and the training split's positive fraction.
+
+    Raises:
+        UsageError: a validation split the manifest lacks, or none at all.
+    """
+    train_split = config.gate.train_split
+    chosen = config.validation.splits or config.gate.evaluation_splits
+    val = tuple(chosen or sorted(set(report.splits) - {train_split}))
+    missing = [s for s in (train_split, *val) if s not in report.splits]
+    if missing or not val:
+        have = ", ".join(sorted(report.splits))
+        what = f"split(s) {', '.join(missing)} not in the manifest" if missing else "no split"
+        raise UsageError(
+            f"{what} to validate on (the manifest has {have}); set validation.splits, or build "
+            f"a split with split.method: stratified"
+        )
+    stats = report.splits[train_split]
+    return train_split, val, stats.positive_windows / max(stats.windows, 1)
+
+
+def _resumed(start: Start, recorded: dict[str, Any]) -> Start:
+    """The newest interrupted run of this config, and its newest readable checkpoint.
+
+    Raises:
+        UsageError: no such run; its config differs; no checkpoint loads; the corpus changed.
+    """
+    with Manifest.open(start.manifest, read_only=True) as m:
+        candidates = resumable_runs(m)
+    same = [r for r in candidates if r.config == recorded]
+    if not same:
+        if candidates:
+            newest = candidates[0]
+            keys = ", ".join(_differences(newest.config, recorded)[:8])
+            raise UsageError(
+                f"nothing to resume with this config: the newest interrupted run "
+                f"{newest.run_id} had another one (differs at {keys})",
+                path=start.manifest,
+            )
+        raise UsageError(
+            "nothing to resume: the manifest holds no interrupted run; start without --resume",
+            path=start.manifest,
+        )
+    run = same[0]
+    run_dir = Path(run.run_dir or "")
+    payload, path, problems = ckpt.latest_readable(run_dir)
+    if payload is None or path is None:
+        found = f": {'; '.join(problems)}" if problems else ""
+        raise UsageError(f"run {run.run_id} has no readable checkpoint{found}", path=run_dir)
+    if payload["manifest_fingerprint"] != start.fingerprint:
+        raise UsageError(
+            f"the corpus changed since {path.name} was written (manifest fingerprint "
+            f"{payload['manifest_fingerprint'][:12]} then, {start.fingerprint[:12]} now): the "
+            f"run would not continue on the same data; start a new run",
+            path=path,
+        )
+    notes = _fallback_notes(payload, path, problems)
+    set_status(start.manifest, run.run_id, RunStatus.RUNNING, f"resumed from {path.name}")
+    return dataclasses.replace(
+        start, run_id=run.run_id, run_dir=run_dir, resume_from=path, notes=notes
+    )
+
+
+def _fallback_notes(
+    payload: dict[str, Any], path: Path, problems: list[str]
+) -> tuple[MonitorRecord, ...]:
+    """A warning record when newer checkpoints could not be read and an older one is used."""
+    if not problems:
+        return ()
+    return (
+        MonitorRecord(
+            name=Monitor.CHECKPOINT_FALLBACK, epoch=int(payload["epoch"]),
+            step=int(payload["step"]), severity=Severity.WARNING, passed=False,
+            observed=problems, expected="the newest checkpoint readable",
+            message=f"resumed from {path.name}: {len(problems)} newer checkpoint(s) unreadable "
+            f"({'; '.join(problems)})",
+        ),
+    )  # fmt: skip
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    out: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out

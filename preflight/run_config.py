@@ -1,0 +1,359 @@
+"""The config of a training run (``preflight train CONFIG``): pydantic models and their loader.
+
+A run config holds the audit's three sections (``audit``, ``gate``, ``split``: see
+``preflight.config``) and the training ones, every one optional but ``data``::
+
+    data:
+      source: corpus                # relative paths are relative to this file
+    preprocess: {rate: 128, h_freq: 40}
+    model:
+      name: seizure_tcn             # or a user's package.module:ClassName
+      kwargs: {hidden: 32, levels: 4}
+    train: {epochs: 10, batch_size: 32, sampling: balanced, seed: 0}
+    optim: {lr: 0.003, min_lr: 0.0003, warmup_fraction: 0.05, grad_clip: 1.0}
+    validation: {splits: [dev]}
+    monitors: {warmup_epochs: 1, min_positive_rate_ratio: 0.1}
+    checkpoint: {keep_last: 2, best_by: auroc}
+
+``train.batch_size`` and ``train.target_positive_fraction`` are what the gate checks the sampler
+against (``gate.batch_size``, ``gate.target_positive_fraction``): given in one section, they are
+copied to the other, and two different values are an error. Unknown keys are errors, and every
+problem names its key and line, as in ``preflight.config``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from preflight.config import (
+    AuditConfig,
+    GateConfig,
+    PreflightConfig,
+    SplitConfig,
+    drop_null_sections,
+    load_model,
+)
+from preflight.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from preflight.pipelines.preprocess import Preprocessing
+
+__all__ = [
+    "CheckpointConfig",
+    "DataConfig",
+    "ModelConfig",
+    "MonitorConfig",
+    "OptimConfig",
+    "PreprocessConfig",
+    "RunConfig",
+    "Sampling",
+    "TrainConfig",
+    "ValidationConfig",
+    "load_run_config",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the corpus, its manifest and the preprocessed cache live."""
+
+    # The corpus root the audit scans; relative paths in a config file are relative to the file.
+    source: Path
+    # The manifest; None means <source>/.preflight/manifest.duckdb, as `preflight audit` uses.
+    manifest: Path | None = None
+    # The preprocessed cache directory; None means cache/ beside the manifest.
+    cache: Path | None = None
+
+
+class PreprocessConfig(_Strict):
+    """What the cache does to each recording (``preflight.pipelines.preprocess.Preprocessing``)."""
+
+    # The channels x holds: the 19 10-20 electrodes, or the TCP bipolar pairs (22; 16 for CHB-MIT).
+    montage: Literal["10-20", "tcp", "tcp-chbmit"] = "10-20"
+    # Target sampling rate (Hz); window_s x rate must be whole samples.
+    rate: float = Field(default=256.0, gt=0)
+    # Band-pass edges (Hz), None to skip a side: drift below, muscle and mains harmonics above.
+    l_freq: float | None = 0.5
+    h_freq: float | None = 70.0
+    # Mains notch frequencies (Hz): 60 for US corpora, 50 for European ones.
+    notch: list[float] = [60.0]
+    # Cache storage: float32 is exact; float16 halves disk and page cache for large corpora.
+    dtype: Literal["float32", "float16"] = "float32"
+    # Per-channel scaling of x: robust z-score over the recording, over the window, or none (µV).
+    normalization: Literal["recording", "window", "none"] = "recording"
+
+    @model_validator(mode="after")
+    def _valid(self) -> PreprocessConfig:
+        try:
+            self.preprocessing()
+        except UsageError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+    def preprocessing(self) -> Preprocessing:
+        """The cache parameters these settings describe."""
+        from preflight.pipelines.montage import CHBMIT_TCP_PAIRS, Montage
+        from preflight.pipelines.preprocess import CacheDtype, Preprocessing
+
+        montage = {
+            "10-20": Montage.referential,
+            "tcp": Montage.tcp,
+            "tcp-chbmit": lambda: Montage.bipolar(CHBMIT_TCP_PAIRS),
+        }[self.montage]()
+        return Preprocessing(
+            montage=montage, rate=self.rate, l_freq=self.l_freq, h_freq=self.h_freq,
+            notch=tuple(self.notch), dtype=CacheDtype(self.dtype),
+        )  # fmt: skip
+
+
+class ModelConfig(_Strict):
+    """The model: checked against the registry when the config is read, built after the gate."""
+
+    # One of preflight's models (seizure_tcn, stamp_resnet) or a user's 'package.module:Class'.
+    name: str = "seizure_tcn"
+    # Constructor arguments (JSON values); in_channels and sampling_rate come from the data
+    # when the model takes them and they are not given.
+    kwargs: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from preflight.models.registry import resolve_model  # imports torch: only for runs
+
+        try:
+            resolve_model(name)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return name
+
+    @field_validator("kwargs")
+    @classmethod
+    def _arguments_bind(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from preflight.models.registry import resolve_model
+
+        name = info.data.get("name")
+        if name is None:  # the name failed: that error says it all
+            return kwargs
+        try:
+            inspect.signature(resolve_model(name)).bind_partial(**kwargs)
+        except TypeError as exc:
+            raise ValueError(f"model {name!r}: {exc}") from None
+        return kwargs
+
+
+class OptimConfig(_Strict):
+    """AdamW, a linear warm-up then a cosine decay of the learning rate, gradient clipping."""
+
+    # Peak learning rate, reached at the end of the warm-up.
+    lr: float = Field(default=3e-3, gt=0)
+    # Learning rate at the end of the cosine decay (the last step).
+    min_lr: float = Field(default=3e-4, ge=0)
+    # Share of all steps spent warming up linearly: early Adam steps are noisy.
+    warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    # Decoupled weight decay (AdamW) of weight matrices and kernels (not of biases, norm gains).
+    weight_decay: float = Field(default=0.01, ge=0)
+    # Adam's moment decay rates.
+    betas: tuple[float, float] = (0.9, 0.95)
+    # Largest gradient norm; larger gradients are scaled down. None disables clipping.
+    grad_clip: float | None = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OptimConfig:
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr {self.min_lr:g} > lr {self.lr:g}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas {list(self.betas)} must lie in [0, 1)")
+        return self
+
+
+class Sampling(StrEnum):
+    """How training windows are drawn."""
+
+    BALANCED = "balanced"  # BalancedSampler at target_positive_fraction, a floor per batch
+    NATURAL = "natural"  # uniform draws: the split's own class mix
+
+
+class TrainConfig(_Strict):
+    """The training loop (``preflight.pipelines.train``)."""
+
+    # Seeds model initialisation, sampling and dropout: a CPU run is reproducible from it.
+    seed: int = Field(default=0, ge=0)
+    # Passes over the training split (or steps_per_epoch batches each).
+    epochs: int = Field(default=10, ge=1)
+    # Batches per epoch and rank; None draws as many windows as the training split holds.
+    steps_per_epoch: int | None = Field(default=None, ge=1)
+    # Windows per batch and rank; the gate checks the sampler can fill it (gate.batch_size).
+    batch_size: int = Field(default=32, ge=1)
+    # Balanced sampling (the default), or the natural mix (then consider pos_weight).
+    sampling: Sampling = Sampling.BALANCED
+    # Share of positive windows balanced sampling aims for (gate.target_positive_fraction).
+    target_positive_fraction: float = Field(default=0.25, gt=0, le=1)
+    # How balanced sampling spreads the positive share: per window, seizure event or patient.
+    spread: Literal["window", "event", "patient"] = "event"
+    # Positive windows every balanced batch holds at least (topped up when the draw has fewer).
+    min_positives: int = Field(default=1, ge=0)
+    # Weight positives by n_neg / n_pos of the training split (from the manifest) in the loss:
+    # the other way to correct the class imbalance, for natural sampling.
+    pos_weight: bool = False
+    # Weight of the per-sample loss (seizure mask) next to the per-window loss, for models
+    # with per-sample logits; 0 trains on window labels only.
+    sample_loss_weight: float = Field(default=0.5, ge=0)
+    # Where to train; auto picks CUDA when available.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Mixed precision on CUDA (bfloat16 where supported, else float16 with loss scaling).
+    amp: bool = True
+    # DataLoader worker processes; 0 reads batches in the training process.
+    workers: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.min_positives > self.batch_size:
+            raise ValueError(f"min_positives {self.min_positives} > batch_size {self.batch_size}")
+        if self.pos_weight and self.sampling is Sampling.BALANCED:
+            raise ValueError(
+                "pos_weight: true with sampling: balanced corrects the class imbalance twice; "
+                "use one of them"
+            )
+        return self
+
+
+class ValidationConfig(_Strict):
+    """The validation pass at the end of every epoch."""
+
+    # Splits whose windows are scored together; None means the gate's evaluation splits. Hold
+    # a test split out by naming only the others (e.g. [dev]).
+    splits: list[str] | None = Field(default=None, min_length=1)
+    # Windows per forward pass (no gradients, so larger than the training batch).
+    batch_size: int = Field(default=64, ge=1)
+
+
+class MonitorConfig(_Strict):
+    """When the collapse monitors stop a run (NaN/Inf in loss or gradients always stops it)."""
+
+    # Epochs before the collapse checks can stop the run (they are recorded as warnings until
+    # then): a freshly initialised model predicts near-constant scores.
+    warmup_epochs: int = Field(default=1, ge=0)
+    # Probability above which a window counts as predicted positive.
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Collapse when the validation positive-prediction rate is below this share of the
+    # validation split's positive fraction (0.1: predicting 0.8 % where 8 % are positive).
+    min_positive_rate_ratio: float = Field(default=0.1, ge=0, le=1)
+    # Collapse when the validation window logits vary less than this (standard deviation).
+    min_logit_std: float = Field(default=1e-3, ge=0)
+
+
+class CheckpointConfig(_Strict):
+    """Where and which checkpoints are kept."""
+
+    # Folder of the run folders (<dir>/<run_id>/); None means runs/ beside the manifest.
+    dir: Path | None = None
+    # Checkpoints kept besides the best one (the newest; one is written per epoch).
+    keep_last: int = Field(default=2, ge=1)
+    # The validation metric that picks best.pt: AUROC (higher is better) or the loss.
+    best_by: Literal["auroc", "loss"] = "auroc"
+
+
+_SHARED = ("batch_size", "target_positive_fraction")  # train settings the gate checks too
+
+
+class RunConfig(_Strict):
+    """A whole run config file: the audit's sections and the training ones."""
+
+    # The corpus, manifest and cache locations.
+    data: DataConfig
+    # How the corpus is read and windowed, what the gate demands, where splits come from.
+    audit: AuditConfig = AuditConfig()
+    gate: GateConfig = GateConfig()
+    split: SplitConfig = SplitConfig()
+    # Channels, filters and rate of the cached signals.
+    preprocess: PreprocessConfig = PreprocessConfig()
+    # What trains, how, and when it stops.
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    optim: OptimConfig = OptimConfig()
+    validation: ValidationConfig = ValidationConfig()
+    monitors: MonitorConfig = MonitorConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        return drop_null_sections(data)
+
+    @model_validator(mode="after")
+    def _gate_checks_what_trains(self) -> RunConfig:
+        """train.batch_size and target_positive_fraction are the gate's: given once, used twice.
+
+        Whichever section sets one (in a file, or as a model built in Python) gives it to the
+        other; both setting different values is an error.
+        """
+        in_train, in_gate = self.train.model_fields_set, self.gate.model_fields_set
+        for key in _SHARED:
+            ours, gates = getattr(self.train, key), getattr(self.gate, key)
+            if key in in_train and key in in_gate and ours != gates:
+                raise ValueError(
+                    f"train.{key} {ours} differs from gate.{key} {gates}; give it once, under train"
+                )
+        to_gate = {k: getattr(self.train, k) for k in _SHARED if k in in_train}
+        to_train = {k: getattr(self.gate, k) for k in _SHARED if k in in_gate - in_train}
+        # The model is frozen for its users; this is its own validation, before anyone sees it.
+        object.__setattr__(self, "gate", self.gate.model_copy(update=to_gate))
+        object.__setattr__(self, "train", self.train.model_copy(update=to_train))
+        return self
+
+    def preflight_config(self) -> PreflightConfig:
+        """The audit, gate and split sections, as ``preflight audit`` takes them."""
+        return PreflightConfig(audit=self.audit, gate=self.gate, split=self.split)
+
+    def resolved(self, base: Path) -> RunConfig:
+        """A copy whose relative paths are taken relative to ``base`` (the config's folder)."""
+
+        def absolute(path: Path | None) -> Path | None:
+            return None if path is None or path.is_absolute() else base / path
+
+        data = {
+            k: absolute(getattr(self.data, k)) or getattr(self.data, k)
+            for k in ("source", "manifest", "cache")
+        }
+        directory = absolute(self.checkpoint.dir) or self.checkpoint.dir
+        return self.model_copy(
+            update={
+                "data": self.data.model_copy(update=data),
+                "checkpoint": self.checkpoint.model_copy(update={"dir": directory}),
+            }
+        )
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config (``preflight train CONFIG``), as ``load_config`` does.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        The validated config; its relative paths are made relative to the file's folder.
+
+    Raises:
+        ConfigError: as ``load_config``; also an unknown model or model argument
+            (``model.name (line 12): unknown model 'tcn': did you mean 'seizure_tcn'? ...``),
+            and a train setting the gate section contradicts.
+    """
+    path = Path(path)
+    return load_model(path, RunConfig, "data, audit, gate, split, model, train ...").resolved(
+        path.parent.absolute()
+    )
