@@ -1,0 +1,31 @@
+"""`preflight demo` end to end with fewer epochs: the four steps and their exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from preflight.pipelines import demo
+
+
+@pytest.mark.slow
+def test_demo_passes_fails_trains_and_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "EPOCHS", 1)
+    monkeypatch.setattr(demo, "STEPS_PER_EPOCH", 4)
+    monkeypatch.setattr(demo, "WARMUP_EPOCHS", 1)  # one epoch is too few to judge collapse
+    console = Console(width=100, record=True)
+    result = demo.run_demo(tmp_path, console)
+    text = console.export_text()
+    assert result.healthy_exit == 0
+    assert result.broken_exit == 1
+    assert "dev split has 0 positive windows (needs >= 1)" in text
+    assert result.run.status == "completed", result.run.message
+    assert result.run.metrics[0]["validation"]["auroc"] is not None
+    html = result.report.read_text()
+    assert "Training run" in html
+    assert "http://" not in html
+    assert "https://" not in html
