@@ -31,6 +31,7 @@ def train(
     Works under `torchrun --standalone --nproc_per_node N -m preflight train CONFIG` (rank 0
     reports). An interrupted run (exit 130) continues with --resume.
     """
+    from preflight.pipelines.runs import RunStatus
     from preflight.pipelines.train import train as run_train  # torch: only for this command
     from preflight.reports.runs import render_epoch, render_result
     from preflight.reports.terminal import render_audit
@@ -56,7 +57,8 @@ def train(
         )
         raise typer.Exit(130) from None
     if result.rank == 0:
-        if talk and result.audit is not None and result.exit_code and not result.metrics:
+        gate_failed = result.status is RunStatus.GATE_FAILED
+        if talk and gate_failed and result.audit is not None:
             render_audit(result.audit, console)  # the gate said no: show why, split by split
         render_result(result, console)
     raise typer.Exit(result.exit_code)
