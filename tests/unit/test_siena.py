@@ -16,6 +16,7 @@ from preflight.sources.siena import (
     patient_from_name,
     read_seizure_list,
 )
+from tests.unit import line_mutations
 
 # Line numbers below refer to this text: blocks start at lines 9, 16 and 23. PN07-1 crosses
 # midnight and holds two seizures; the second block uses `HH:MM:SS`, a missing space after a
@@ -245,51 +246,25 @@ def test_patient_from_foreign_name(name: str) -> None:
 
 # --- fuzz -----------------------------------------------------------------------------------
 
-_LINE_TEXT = st.one_of(
-    st.text(max_size=40),
-    st.sampled_from(
-        [
-            "Seizure n 4",
-            "File name: PN07-1.edf",
-            "File name: PN07-3.edf",
-            "Registration start time: 23.59.59",
-            "Seizure end time: 25.61.00",
-            "Start time:",
-            "End time: 00:00:00",
-        ]
-    ),
-)
-_MUTATION = st.one_of(
-    st.tuples(st.just("delete"), st.integers(0, 200), st.just("")),
-    st.tuples(st.just("replace"), st.integers(0, 200), _LINE_TEXT),
-    st.tuples(st.just("insert"), st.integers(0, 200), _LINE_TEXT),
-    st.tuples(st.just("truncate"), st.integers(0, 200), st.integers(0, 30).map(str)),
-)
-
-
-def _mutate(lines: list[str], mutations: list[tuple[str, int, str]]) -> list[str]:
-    lines = list(lines)
-    for kind, position, payload in mutations:
-        index = position % (len(lines) + 1)
-        if kind == "insert":
-            lines.insert(index, payload)
-        elif lines and kind == "delete":
-            del lines[index % len(lines)]
-        elif lines and kind == "replace":
-            lines[index % len(lines)] = payload
-        elif lines and kind == "truncate":
-            lines[index % len(lines)] = lines[index % len(lines)][: int(payload)]
-    return lines
+_SAMPLES = [
+    "Seizure n 4",
+    "File name: PN07-1.edf",
+    "File name: PN07-3.edf",
+    "Registration start time: 23.59.59",
+    "Seizure end time: 25.61.00",
+    "Start time:",
+    "End time: 00:00:00",
+]
 
 
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(mutations=st.lists(_MUTATION, min_size=1, max_size=6), crlf=st.booleans())
+@given(mutations=line_mutations.mutations(_SAMPLES), crlf=st.booleans())
 def test_mutated_lists_give_a_result_or_an_input_error(
     tmp_path: Path, mutations: list[tuple[str, int, str]], crlf: bool
 ) -> None:
-    text = "\n".join(_mutate(VALID.split("\n"), mutations))
+    text = "\n".join(line_mutations.mutate(VALID.split("\n"), mutations))
     path = _write(tmp_path, text, newline="\r\n" if crlf else "\n")
     try:
         result = read_seizure_list(path)
