@@ -86,7 +86,9 @@ def _number(kind: str, field: bytes) -> _Number:
 
 
 _INT = _number("an integer", rb" *([+-]?\d+) *")
-_FLOAT = _number("a number", rb" *([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?) *")
+# Unambiguous digits (no `\d+\.?\d*`): the repeated whole-block pattern must fail in linear time
+# on a bad field, not backtrack exponentially (a malformed header once hung the audit).
+_FLOAT = _number("a number", rb" *([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?) *")
 
 
 @dataclass(frozen=True, slots=True)

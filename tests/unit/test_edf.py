@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ REAL_FILES = (
 N_SIGNALS, HEADER_BYTES, N_RECORDS, DURATION = (252, 4), (184, 8), (236, 8), (244, 8)
 START_DATE, START_TIME, PATIENT, RESERVED = (168, 8), (176, 8), (8, 80), (192, 44)
 # Signal-header fields: (offset in units of the number of signals, width).
-LABEL, PHYS_MIN, SAMPLES = (0, 16), (104, 8), (216, 8)
+LABEL, PHYS_MIN, DIG_MAX, SAMPLES = (0, 16), (104, 8), (128, 8), (216, 8)
 
 RATE, SECONDS = 256, 4  # the synthetic recordings: 3 signals at 256 Hz, 4 one-second records
 
@@ -543,3 +545,27 @@ def test_real_subsecond_start_and_utf8_annotation(realdata: Path) -> None:
     uneven = read_header(realdata / "edf" / "test_uneven_samp.edf")
     assert uneven.sampling_rates == (100.0, 12.8)
     assert uneven.duration == 110.0
+
+
+def test_malformed_last_range_field_is_rejected_without_backtracking(tmp_path: Path) -> None:
+    """Regression: `\\d+\\.?\\d*` backtracked exponentially when the last of many fields was bad.
+
+    24 signals whose last field of the range block (the digital maximum of signal 24) reads
+    `3276x` never finished before the fix. The regex runs in C, where no signal handler can
+    interrupt it, so the header is read in a subprocess that is killed if it hangs (a hang fails
+    the test instead of the whole run).
+    """
+    path = _write(tmp_path / "many.edf", _signals(rates=(RATE,) * 24))
+    _set_signal(path, DIG_MAX, 23, "3276x")
+    code = (
+        "import sys; from preflight.sources.edf import read_header\n"
+        "from preflight.errors import RecordingError\n"
+        "try:\n    read_header(sys.argv[1])\nexcept RecordingError as e:\n    print(e.reason)"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("read_header backtracked on a malformed range field (killed after 120 s)")
+    assert done.stdout.strip() == Reason.EDF_HEADER, done.stderr
