@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from preflight._version import __version__
 from preflight.config import AuditConfig, PreflightConfig
@@ -101,14 +102,20 @@ def audit(
             build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
             key = _gate_key(m, result, cfg, suite)
             gated = _gate(m, cfg, suite, key)
-            report = build_report(m, result, reader_checks(queries.totals(m)) + gated)
+            totals = queries.totals(m)
+            report = build_report(m, result, reader_checks(totals) + gated, totals)
             _record_audit(m, started, result, options, report, key, gated)
     return report
 
 
-def build_report(m: Manifest, result: ScanResult, checks: list[CheckResult]) -> AuditReport:
+def build_report(
+    m: Manifest,
+    result: ScanResult,
+    checks: list[CheckResult],
+    totals: dict[str, Any] | None = None,
+) -> AuditReport:
     """Assemble the report from the manifest's derived tables and the check records."""
-    totals = queries.totals(m)
+    totals = queries.totals(m) if totals is None else totals
     return AuditReport(
         verdict=verdict(checks),
         manifest=ManifestInfo(path=str(m.path), fingerprint=result.fingerprint),
