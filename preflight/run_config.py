@@ -240,6 +240,9 @@ class ValidationConfig(_Strict):
     splits: list[str] | None = Field(default=None, min_length=1)
     # Windows per forward pass (no gradients, so larger than the training batch).
     batch_size: int = Field(default=64, ge=1)
+    # Seizure corpora: after the last epoch, SzCORE event scores at the monitors' threshold and
+    # at the lowest threshold whose false alarms per 24 h stay at or below this target.
+    target_false_alarms_per_24h: float = Field(default=1.0, ge=0)
 
 
 class MonitorConfig(_Strict):

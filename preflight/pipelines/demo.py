@@ -21,6 +21,7 @@ from preflight.pipelines.synth_types import Defect, SynthSpec
 from preflight.pipelines.train import RunResult, train
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.terminal import render_audit
+from preflight.reports.training import evaluation, event_lines
 from preflight.run_config import (
     CheckpointConfig,
     DataConfig,
@@ -93,6 +94,10 @@ def run_demo(directory: Path, console: Console) -> DemoResult:
     console.rule("3. Gated training on the healthy corpus (CPU)")
     run = train(demo_config(healthy.root, directory), on_epoch=lambda m: _epoch(console, m))
     console.print(f"run {run.run_id}: {run.status}. {run.message}")
+    events = evaluation(run.metrics)
+    if events is not None:
+        for line in event_lines(events):
+            console.print(line)
 
     console.rule("4. The report")
     path = directory / "report.html"
@@ -110,13 +115,12 @@ def _epoch(console: Console, m: dict[str, Any]) -> None:
 
 
 def _html(run: RunResult) -> str:
-    from preflight.reports.html import render_html
-    from preflight.reports.plots import collect_plot_data
-    from preflight.reports.training import training_section
+    from preflight.pipelines.runs import get_run
+    from preflight.reports.training import run_html
 
     if run.audit is None:
         raise RuntimeError("the demo's run has no audit report")  # rank 0 always has one
-    with Manifest.open(run.audit.manifest.path, read_only=True) as m:
-        extras = collect_plot_data(m)
-    section = training_section(run.run_id, str(run.status), run.message, run.metrics)
-    return render_html(run.audit, extras, sections=[section], title="preflight demo")
+    manifest = run.audit.manifest.path
+    with Manifest.open(manifest, read_only=True) as m:
+        record = get_run(m, run.run_id)
+    return run_html(manifest, record, title="preflight demo")

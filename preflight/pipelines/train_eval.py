@@ -50,6 +50,7 @@ def validate(
     threshold: float,
     autocast: dict[str, Any],
     split: str,
+    collect: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> ValidationMetrics:
     """Score every validation window once and measure what the monitors judge.
 
@@ -60,14 +61,18 @@ def validate(
         threshold: probability at or above which a window is predicted positive.
         autocast: keyword arguments of ``torch.autocast`` (mixed precision on CUDA).
         split: the validation split(s), as named in messages.
+        collect: when given, receives ``(ids (B, 2), probabilities (B,))`` per batch, for the
+            event-level evaluation (``train_events``).
     """
     model.eval()
     logits, labels = [], []
-    for x, y, *_ in batches:
+    for x, y, _, ids in batches:
         with torch.autocast(**autocast):
             window, _ = model_logits(model(x.to(device, non_blocking=True)))
         logits.append(window.float().cpu())  # (B,)
         labels.append(y.float())  # (B,)
+        if collect is not None:
+            collect.append((ids, torch.sigmoid(logits[-1].double())))
     z = torch.cat(logits)  # (N,)
     y = torch.cat(labels)  # (N,)
     n, n_pos = int(z.numel()), int((y == 1).sum())

@@ -9,6 +9,7 @@ Everything it needs was built once, after the gate passed, into a ``Session``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -39,6 +40,7 @@ from preflight.pipelines.monitors import (
 from preflight.pipelines.runs import RunStatus, update_run
 from preflight.pipelines.sample import PositiveBatchSampler
 from preflight.pipelines.train_eval import model_logits, validate
+from preflight.pipelines.train_events import event_evaluation
 from preflight.run_config import RunConfig
 from preflight.validators.batch_guard import BatchGuard, GuardResult, GuardStopped
 from preflight.validators.quarantine import BATCH_QUARANTINED, quarantine_rows, record_quarantine
@@ -174,6 +176,8 @@ class Session:
     total_steps: int
     warmup_steps: int
     progress: Progress
+    # Seizure corpora: SzCORE event scores of the last epoch's validation pass (train_events).
+    event_scoring: bool = False
 
 
 def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunStatus, str]:
@@ -185,8 +189,11 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
     for epoch in range(s.progress.epoch, s.config.train.epochs):
         summary, records, stop = _train_epoch(s, epoch)
         if stop is None:
-            metrics = s.world.on_main(lambda: _measure(s))
+            measure = functools.partial(_measure, s, events=epoch == s.config.train.epochs - 1)
+            metrics, events = s.world.on_main(measure)
             summary["validation"] = metrics.as_dict()
+            if events is not None:
+                summary["events"] = events
             records += validation_records(metrics, s.config.monitors, epoch, s.progress.step)
             stop = stopping(records)
         s.progress.monitors += records
@@ -309,14 +316,31 @@ def _summary(
     }
 
 
-def _measure(s: Session) -> Any:
-    """Rank 0's validation pass (the other ranks receive its result)."""
+def _measure(s: Session, *, events: bool) -> tuple[Any, dict[str, Any] | None]:
+    """Rank 0's validation pass (the other ranks receive its result).
+
+    Returns:
+        The validation metrics, and with ``events`` on a seizure corpus, the event-level
+        evaluation (``train_events.event_evaluation``); else None.
+    """
     if s.val_loader is None:
         raise RuntimeError(f"rank {s.world.rank} has no validation loader; only rank 0 validates")
-    return validate(
+    scored: list[tuple[torch.Tensor, torch.Tensor]] | None = (
+        [] if events and s.event_scoring else None
+    )
+    metrics = validate(
         s.raw, s.val_loader, device=s.world.device, threshold=s.config.monitors.threshold,
-        autocast=s.autocast, split=s.val_name,
+        autocast=s.autocast, split=s.val_name, collect=scored,
     )  # fmt: skip
+    if scored is None or not metrics.finite:
+        return metrics, None
+    ids = torch.cat([i for i, _ in scored]).numpy() if scored else np.zeros((0, 2), np.int64)
+    probabilities = torch.cat([p for _, p in scored]).numpy() if scored else np.zeros(0)
+    evaluation = event_evaluation(
+        s.manifest, ids, probabilities, threshold=s.config.monitors.threshold,
+        target_fa_per_24h=s.config.validation.target_false_alarms_per_24h,
+    )  # fmt: skip
+    return metrics, evaluation
 
 
 def _score(summary: dict[str, Any], by: str) -> float | None:

@@ -54,6 +54,7 @@ class Start:
         train_fraction: positive windows / windows of the training split.
         resume_from: the checkpoint to continue from, or None for a new run.
         notes: monitor records made while preparing (a checkpoint skipped on resume).
+        subset: a smoke run's recordings (``rec_idx``); None trains on the whole splits.
     """
 
     run_id: str
@@ -66,6 +67,7 @@ class Start:
     train_fraction: float
     resume_from: Path | None = None
     notes: tuple[MonitorRecord, ...] = ()
+    subset: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def build_session(config: RunConfig, world: World, start: Start, *, progress: bo
         train_loader=train_loader, batches=batches, loader_generator=generator,
         val_loader=val_loader, guard=guard, quarantine=quarantine, pos_weight=weight,
         total_steps=steps, warmup_steps=int(config.optim.warmup_fraction * steps),
-        progress=Progress(monitors=[*data.notes, *start.notes]),
+        progress=Progress(monitors=[*data.notes, *start.notes]), event_scoring=True,
     )  # fmt: skip
     if start.resume_from is not None:
         _restore(session, start.resume_from, start.notes)
@@ -130,14 +132,16 @@ def _datasets(config: RunConfig, world: World, start: Start, progress: bool) -> 
         config.data.cache or start.manifest.parent / "cache", config.preprocess.preprocessing()
     )
     splits = [start.train_split, *start.val_splits]
-    rejected = world.on_main(lambda: _build_cache(cache, config, start.manifest, splits, progress))
+    rejected = world.on_main(
+        lambda: _build_cache(cache, config, start.manifest, splits, start.subset, progress)
+    )
     normalization = Normalization(config.preprocess.normalization)
     with Manifest.open(start.manifest, read_only=True) as m:
-        index = _without(WindowIndex.load(m, start.train_split), rejected)
+        index = _keep(WindowIndex.load(m, start.train_split), rejected, start.subset)
         train = EEGWindowDataset(index, cache, m, normalization=normalization)
         val = None
         if world.is_main:
-            val_index = _without(WindowIndex.load(m, start.val_splits), rejected)
+            val_index = _keep(WindowIndex.load(m, start.val_splits), rejected, start.subset)
             val = EEGWindowDataset(val_index, cache, m, normalization=normalization)
     world.barrier()  # nobody holds the manifest open from here on: rank 0 may write
     notes: tuple[MonitorRecord, ...] = ()
@@ -155,19 +159,30 @@ def _datasets(config: RunConfig, world: World, start: Start, progress: bool) -> 
 
 
 def _build_cache(
-    cache: WindowCache, config: RunConfig, manifest: Path, splits: list[str], progress: bool
+    cache: WindowCache,
+    config: RunConfig,
+    manifest: Path,
+    splits: list[str],
+    subset: tuple[int, ...] | None,
+    progress: bool,
 ) -> dict[int, str]:
-    """Preprocess the splits' recordings; the ones the cache rejected, by rec_idx."""
+    """Preprocess the splits' recordings (or the subset's); the ones rejected, by rec_idx."""
     with Manifest.open(manifest, read_only=True) as m:
-        report = cache.build(m, root=config.data.source, splits=splits, progress=progress)
+        report = cache.build(
+            m, root=config.data.source, splits=splits, only=subset, progress=progress
+        )
     return {r.rec_idx: f"{r.path}: {r.message}" for r in report.rejected}
 
 
-def _without(index: WindowIndex, rejected: dict[int, str]) -> WindowIndex:
-    """``index`` without the windows of rejected recordings."""
-    if not rejected:
+def _keep(
+    index: WindowIndex, rejected: dict[int, str], subset: tuple[int, ...] | None
+) -> WindowIndex:
+    """``index`` without the windows of rejected recordings, and only the subset's if given."""
+    if not rejected and subset is None:
         return index
     keep = ~np.isin(index.rec_idx, list(rejected))  # (N,)
+    if subset is not None:
+        keep &= np.isin(index.rec_idx, subset)
     return dataclasses.replace(
         index, rec_idx=index.rec_idx[keep], window_idx=index.window_idx[keep],
         positive=index.positive[keep], seizure=index.seizure[keep], patient=index.patient[keep],

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from preflight.pipelines.runs import RunRecord, RunStatus
+from preflight.reports.training import evaluation, event_lines
 from preflight.validators.results import Severity
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ def render_result(result: RunResult, console: Console) -> None:
             and "warm-up" not in (record.message)
         ):
             console.print(f"[yellow]WARNING[/yellow] {record.name}: {escape(record.message)}")
+    events = evaluation(result.metrics)
+    if events is not None:
+        for line in event_lines(events):
+            console.print(escape(line))
     style = _STYLE[result.status]
     console.print(
         f"\nRun {result.run_id}: [bold {style}]{result.status.upper()}[/bold {style}]  "
@@ -109,6 +114,10 @@ def render_run(run: RunRecord, console: Console) -> None:
     console.print(f"  model {model.get('name')} {escape(str(model.get('kwargs', {})))}")
     if run.metrics:
         console.print(_epoch_table(run.metrics))
+    events = evaluation(run.metrics)
+    if events is not None:
+        for line in event_lines(events):
+            console.print(escape(line))
     failed = [m for m in run.monitors if not m["passed"]]
     console.print(
         f"monitor decisions: {len(run.monitors)}, failed: {len(failed)}"

@@ -1,0 +1,136 @@
+"""Event-level evaluation of a run's last validation pass: SzCORE scores and an alarm threshold.
+
+The validation pass scores every window of the validation recordings once. Here those window
+scores are put back in time order per recording (``window_idx * stride_s`` is a window's start),
+thresholded into events, and scored against the recordings' merged seizures from the manifest
+with SzCORE any-overlap (``preflight.pipelines.evaluate.score_recordings``). Two thresholds are
+reported: the monitors' (the one the window metrics use) and the lowest one whose pooled false
+alarms per 24 h stay at or below ``validation.target_false_alarms_per_24h``
+(``threshold_for_false_alarm_rate``). Results are per subject and pooled; the scorer's name and
+parameters are part of the result so a report can cite them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from preflight.errors import UsageError
+from preflight.manifest.store import Manifest
+from preflight.pipelines.evaluate import (
+    SZCORE,
+    PooledEventMetrics,
+    RecordingScores,
+    ScoringParams,
+    score_recordings,
+    threshold_for_false_alarm_rate,
+)
+
+__all__ = ["event_evaluation", "recording_scores"]
+
+_RECORDINGS = """
+SELECT rec_idx, recording_id, patient, duration_s FROM recordings
+WHERE list_contains($recs, rec_idx) ORDER BY rec_idx
+"""
+_SEIZURES = """
+SELECT rec_idx, start_s, stop_s FROM seizures
+WHERE list_contains($recs, rec_idx) ORDER BY rec_idx, start_s
+"""
+
+
+def recording_scores(m: Manifest, ids: np.ndarray, scores: np.ndarray) -> list[RecordingScores]:
+    """Window scores grouped into recordings, in time order, with their reference seizures.
+
+    Args:
+        m: the audited manifest the windows come from.
+        ids: int [N, 2], ``(rec_idx, window_idx)`` of each scored window.
+        scores: float [N], the window scores (probabilities).
+
+    Returns:
+        One entry per recording, ordered by ``rec_idx``. A window the pass did not score (none,
+        normally) counts as score 0: it raises no alarm.
+    """
+    window_s = float(m.meta("window_s") or "nan")
+    stride_s = float(m.meta("stride_s") or "nan")
+    recs = sorted({int(r) for r in np.unique(ids[:, 0])})
+    seizures: dict[int, list[tuple[float, float]]] = {}
+    for rec_idx, start, stop in m.query(_SEIZURES, {"recs": recs}):
+        seizures.setdefault(int(rec_idx), []).append((float(start), float(stop)))
+    out: list[RecordingScores] = []
+    for rec_idx, recording_id, patient, duration_s in m.query(_RECORDINGS, {"recs": recs}):
+        mine = ids[:, 0] == rec_idx  # (N,)
+        windows = ids[mine, 1]  # (W_scored,)
+        ordered = np.zeros(int(windows.max()) + 1, dtype=np.float64)  # (W,)
+        ordered[windows] = scores[mine]
+        out.append(
+            RecordingScores(
+                recording=str(recording_id), subject=str(patient), scores=ordered,
+                window_s=window_s, stride_s=stride_s, duration_s=float(duration_s),
+                reference=tuple(seizures.get(int(rec_idx), ())),
+            )
+        )  # fmt: skip
+    return out
+
+
+def event_evaluation(
+    manifest: Path,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    *,
+    threshold: float,
+    target_fa_per_24h: float,
+    params: ScoringParams = SZCORE,
+) -> dict[str, Any]:
+    """SzCORE event scores at the monitors' threshold and at the false-alarm target's threshold.
+
+    Args:
+        manifest: the manifest file (opened read-only here).
+        ids: int [N, 2], ``(rec_idx, window_idx)`` of each validation window.
+        scores: float [N], the window probabilities.
+        threshold: the monitors' threshold.
+        target_fa_per_24h: the false-alarm rate the second threshold is chosen for.
+        params: the event scorer.
+
+    Returns:
+        A JSON-ready dict: ``scorer``, ``params``, ``recordings``, ``hours``, ``at_threshold``
+        and ``at_target`` (each ``threshold`` plus ``pooled`` and ``per_subject`` scores), and
+        ``target_false_alarms_per_24h``; or ``{"scorer", "undefined": reason}`` when the
+        recordings cannot be scored (no window, no recording time).
+    """
+    if ids.size == 0:
+        return {"scorer": params.name, "undefined": "no validation window was scored"}
+    with Manifest.open(manifest, read_only=True) as m:
+        recordings = recording_scores(m, ids, scores)
+    try:
+        chosen = threshold_for_false_alarm_rate(recordings, target_fa_per_24h, params=params)
+        at_threshold = score_recordings(recordings, threshold, params=params)
+        at_target = score_recordings(recordings, chosen, params=params)
+    except UsageError as exc:
+        return {"scorer": params.name, "undefined": str(exc)}
+    return {
+        "scorer": params.name,
+        "params": params.to_dict(),
+        "recordings": len(recordings),
+        "hours": sum(r.duration_s for r in recordings) / 3600,
+        "target_false_alarms_per_24h": target_fa_per_24h,
+        "at_threshold": _summary(at_threshold),
+        "at_target": _summary(at_target),
+    }
+
+
+def _summary(result: PooledEventMetrics) -> dict[str, Any]:
+    """Pooled and per-subject scores (the per-recording ones stay out of the run's row)."""
+    keep = ("n_recordings", "n_reference", "n_predicted", "true_positives", "false_positives",
+            "sensitivity", "precision", "f1", "false_alarms_per_24h", "undefined")  # fmt: skip
+
+    def short(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: d[k] for k in keep}
+
+    full = result.to_dict()
+    return {
+        "threshold": result.threshold,
+        "pooled": short(full["pooled"]),
+        "per_subject": {k: short(v) for k, v in full["per_subject"].items()},
+    }
