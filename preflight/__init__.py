@@ -61,6 +61,11 @@ _LAZY = {
     "render_junit": "preflight.reports.junit",
     "render_markdown": "preflight.reports.markdown",
     "collect_plot_data": "preflight.reports.plots",
+    "RunConfig": "preflight.run_config",
+    "load_run_config": "preflight.run_config",
+    "RunResult": "preflight.pipelines.train",
+    "train": "preflight.pipelines.train",
+    "smoke": "preflight.pipelines.train",
 }
 
 
@@ -97,6 +102,8 @@ __all__ = [
     "Preprocessing",
     "Reason",
     "RecordingError",
+    "RunConfig",
+    "RunResult",
     "ScanOptions",
     "ScanResult",
     "Severity",
@@ -117,6 +124,7 @@ __all__ = [
     "collate",
     "collect_plot_data",
     "load_config",
+    "load_run_config",
     "per_recording",
     "pos_weight",
     "render_html",
@@ -125,7 +133,9 @@ __all__ = [
     "run_gate",
     "scan",
     "score_recordings",
+    "smoke",
     "split_stats",
     "totals",
+    "train",
     "window_metrics",
 ]

@@ -14,7 +14,7 @@ from preflight.cli.demo import demo
 from preflight.cli.report import report
 from preflight.cli.runs import runs_app
 from preflight.cli.synth import synth
-from preflight.cli.train import train
+from preflight.cli.train import smoke, train
 
 app = typer.Typer(
     name="preflight",
@@ -44,6 +44,7 @@ app.command("audit")(audit)
 app.command("synth")(synth)
 app.command("report")(report)
 app.command("train")(train)
+app.command("smoke")(smoke)
 app.add_typer(runs_app, name="runs")
 app.command("demo")(demo)
 

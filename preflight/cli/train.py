@@ -1,10 +1,15 @@
-"""``preflight train CONFIG``: audit and gate the corpus, then train only if the gate passed."""
+"""``preflight train CONFIG`` and ``preflight smoke CONFIG``: audit and gate, then train.
+
+``smoke`` is ``train`` made small (one short epoch on the smallest subset with both classes),
+not ``train`` with checks off: both audit and gate the corpus first, and both exit 1 when the
+gate or a monitor says no.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,27 +17,54 @@ from rich.markup import escape
 
 from preflight.errors import PreflightError
 
+if TYPE_CHECKING:
+    from preflight.run_config import RunConfig
+
 _Opt = typer.Option
+_Config = Annotated[
+    Path, typer.Argument(help="Run config (YAML): data, model, train, optim ... sections.")
+]
+_Quiet = Annotated[
+    bool, _Opt("--quiet", "-q", help="No progress bars, audit table or epoch lines.")
+]
+_Html = Annotated[
+    Path | None,
+    _Opt("--html", help="Write an HTML report here: the audit, training curves, evaluation."),
+]
 
 
 def train(
-    config: Annotated[
-        Path, typer.Argument(help="Run config (YAML): data, model, train, optim ... sections.")
-    ],
+    config: _Config,
     resume: Annotated[
         bool, _Opt("--resume", help="Continue the newest interrupted run of this config.")
     ] = False,
-    quiet: Annotated[
-        bool, _Opt("--quiet", "-q", help="No progress bars, audit table or epoch lines.")
-    ] = False,
+    quiet: _Quiet = False,
+    html: _Html = None,
 ) -> None:
     """Audit, gate and train: exit 0 completed, 1 the gate or a monitor said no, 2 bad input.
 
     Works under `torchrun --standalone --nproc_per_node N -m preflight train CONFIG` (rank 0
     reports). An interrupted run (exit 130) continues with --resume.
     """
+    _run(config, smoke=False, resume=resume, quiet=quiet, html=html)
+
+
+def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
+    """The whole pipeline for a few steps on the smallest subset with both classes.
+
+    Audits and gates the corpus like `preflight train` (the same thresholds; nothing turns a
+    check off), picks two recordings with seizures and two without per split from the
+    manifest, and trains one epoch of a few batches on them. Recorded as a smoke run.
+    Exit 0 completed, 1 the gate, the subset or a monitor said no, 2 bad input.
+    """
+    _run(config, smoke=True, resume=False, quiet=quiet, html=html)
+
+
+def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | None) -> None:
     from preflight.pipelines.runs import RunStatus
-    from preflight.pipelines.train import train as run_train  # torch: only for this command
+    from preflight.pipelines.smoke import smoke_config
+    from preflight.pipelines.train import smoke as run_smoke  # torch: only for these commands
+    from preflight.pipelines.train import train as run_train
     from preflight.reports.runs import render_epoch, render_result
     from preflight.reports.terminal import render_audit
     from preflight.run_config import load_run_config
@@ -41,12 +73,14 @@ def train(
     talk = not quiet and int(os.environ.get("RANK", "0")) == 0
     try:
         cfg = load_run_config(config)
-        result = run_train(
-            cfg,
-            resume=resume,
-            progress=talk,
-            on_epoch=(lambda s: render_epoch(s, cfg.train.epochs, console)) if talk else None,
-        )
+        epochs = (smoke_config(cfg) if smoke else cfg).train.epochs
+        on_epoch = (lambda s: render_epoch(s, epochs, console)) if talk else None
+        if smoke:
+            result = run_smoke(cfg, progress=talk, on_epoch=on_epoch)
+        else:
+            result = run_train(cfg, resume=resume, progress=talk, on_epoch=on_epoch)
+        if html is not None and result.rank == 0:
+            _write_html(result.run_id, cfg, html)
     except PreflightError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -61,4 +95,19 @@ def train(
         if talk and gate_failed and result.audit is not None:
             render_audit(result.audit, console)  # the gate said no: show why, split by split
         render_result(result, console)
+        if html is not None:
+            console.print(f"HTML report: {escape(str(html))}")
     raise typer.Exit(result.exit_code)
+
+
+def _write_html(run_id: str, config: RunConfig, path: Path) -> None:
+    """The run's HTML report (``reports.training.run_html``), written atomically."""
+    from preflight.manifest.store import Manifest, default_path
+    from preflight.pipelines.runs import get_run
+    from preflight.reports.json_report import write_text_atomic
+    from preflight.reports.training import run_html
+
+    manifest = config.data.manifest or default_path(config.data.source)
+    with Manifest.open(manifest, read_only=True) as m:
+        run = get_run(m, run_id)
+    write_text_atomic(path, run_html(manifest, run))

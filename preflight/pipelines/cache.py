@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,6 +212,7 @@ class WindowCache:
         *,
         root: str | Path | None = None,
         splits: Sequence[str] | None = None,
+        only: Collection[int] | None = None,
         workers: int | None = None,
         progress: bool = True,
     ) -> BuildReport:
@@ -221,6 +222,7 @@ class WindowCache:
             manifest: an audited manifest.
             root: the data root (see ``data_root``).
             splits: only the recordings of these splits (default: all).
+            only: only these recordings, by ``rec_idx`` (default: all), as a smoke run asks.
             workers: worker processes (default: the machine's cores; 1 builds in this process).
             progress: show a progress bar on the terminal.
 
@@ -233,7 +235,11 @@ class WindowCache:
         started = time.perf_counter()
         base = data_root(manifest, root)
         check = check_recordings(manifest, self.params.montage, splits)
-        jobs, reused = self._plan_jobs(manifest, base, check.usable)
+        usable, rejected = check.usable, check.rejected
+        if only is not None:
+            usable = {k: v for k, v in usable.items() if k in only}
+            rejected = [r for r in rejected if r.rec_idx in only]
+        jobs, reused = self._plan_jobs(manifest, base, usable)
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomic(
             self.folder / "params.json",
@@ -244,7 +250,7 @@ class WindowCache:
             folder=self.folder,
             built=len(jobs) - len(failures),
             reused=reused,
-            rejected=check.rejected + failures,
+            rejected=rejected + failures,
             seconds=time.perf_counter() - started,
         )
 

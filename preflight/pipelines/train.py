@@ -11,6 +11,9 @@ Under torchrun rank 0 audits, builds the cache and writes every row, checkpoint 
 other ranks wait and learn each decision from it (``distributed.World``). On CPU a run is
 deterministic for its seed, and ``resume=True`` continues the newest interrupted run of the same
 config from its newest readable checkpoint, ending with the weights an uninterrupted run has.
+
+``smoke`` is the same path made small (``preflight.pipelines.smoke``): the same audit and gate,
+then one short epoch on the smallest subset of recordings that holds both classes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from preflight.pipelines import checkpoint as ckpt
 from preflight.pipelines.audit import audit, scan_options
 from preflight.pipelines.distributed import World
 from preflight.pipelines.monitors import Monitor, MonitorRecord
+from preflight.pipelines.montage import check_recordings
 from preflight.pipelines.runs import (
     RunStatus,
     new_run_id,
@@ -37,13 +42,14 @@ from preflight.pipelines.runs import (
     set_status,
     start_run,
 )
+from preflight.pipelines.smoke import check_subset, choose_subset, smoke_config
 from preflight.pipelines.train_loop import EpochCallback, run_epochs
 from preflight.pipelines.train_setup import Start, build_session
 from preflight.reports.model import AuditReport
 from preflight.run_config import RunConfig
 from preflight.validators.results import Severity, Verdict
 
-__all__ = ["RunResult", "train"]
+__all__ = ["RunResult", "smoke", "train"]
 
 
 @dataclass(frozen=True)
@@ -116,11 +122,49 @@ def train(
         NoUsableInputError: the corpus holds no usable recording at all.
         ManifestError: the manifest cannot be opened or is locked.
     """
+    return _run(config, resume=resume, progress=progress, on_epoch=on_epoch, smoke=False)
+
+
+def smoke(
+    config: RunConfig, *, progress: bool = False, on_epoch: EpochCallback | None = None
+) -> RunResult:
+    """The whole pipeline, for a few steps, on the smallest subset with both classes.
+
+    Audits and gates the corpus exactly as ``train`` does (same thresholds, nothing skipped),
+    then chooses from the manifest, per split, the two shortest recordings with seizures and
+    the two shortest without, from different patients, and trains one epoch of a few batches
+    on them with every monitor, the batch guard, a checkpoint, validation and the event scores.
+    The run is recorded in the manifest with kind ``smoke``.
+
+    Args:
+        config: the run config a real run would use (its epochs and steps are reduced here).
+        progress: show progress bars.
+        on_epoch: as for ``train``.
+
+    Returns:
+        The result: exit code 0 when the smoke run completed; 1 when the gate failed, the subset
+        cannot hold both classes, or a monitor stopped it.
+
+    Raises:
+        As ``train``.
+    """
+    small = smoke_config(config)
+    return _run(small, resume=False, progress=progress, on_epoch=on_epoch, smoke=True)
+
+
+def _run(
+    config: RunConfig,
+    *,
+    resume: bool,
+    progress: bool,
+    on_epoch: EpochCallback | None,
+    smoke: bool,
+) -> RunResult:
     world = World.from_env(config.train.device)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         holder: dict[str, AuditReport] = {}
-        decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder))
+        decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder, smoke))
         report = holder.get("report")
         if isinstance(decided, _GateFailed):  # nothing was built: no model, no device memory
             return RunResult(
@@ -128,11 +172,24 @@ def train(
             )
         world.bind_device()
         if world.device.type == "cpu":
-            torch.use_deterministic_algorithms(True)
+            _deterministic(True)
         return _train(config, world, decided, report, progress, on_epoch)
     finally:
-        torch.use_deterministic_algorithms(deterministic)
+        _deterministic(deterministic)
         world.close()
+
+
+def _deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)``, without importing Inductor to do it.
+
+    The public call imports ``torch._inductor`` (2-4 s here) only to set its ``deterministic``
+    flag for ``torch.compile``; preflight never compiles, so unless Inductor is already loaded
+    (a user's model compiles) only the flag the eager kernels read is set, as torch itself does.
+    """
+    if "torch._inductor" in sys.modules:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        torch._C._set_deterministic_algorithms(mode)
 
 
 def _train(
@@ -162,9 +219,10 @@ def _train(
 
 
 def _audit_and_gate(
-    config: RunConfig, resume: bool, progress: bool, holder: dict[str, AuditReport]
+    config: RunConfig, resume: bool, progress: bool, holder: dict[str, AuditReport], smoke: bool
 ) -> Start | _GateFailed:
     """Rank 0: audit, gate, and record the run (new, resumed, or refused by the gate)."""
+    kind = "smoke" if smoke else "train"
     manifest = config.data.manifest or default_path(config.data.source)
     options = scan_options(config.audit, progress=progress)
     report = audit(
@@ -184,22 +242,44 @@ def _audit_and_gate(
         run_id, message = new_run_id(), _gate_message(report)
         start_run(
             manifest, run_id, config=recorded, audit_id=audit_id, run_dir=None,
-            status=RunStatus.GATE_FAILED, message=message,
+            status=RunStatus.GATE_FAILED, message=message, kind=kind,
         )  # fmt: skip
         return _GateFailed(run_id, message)
     train_split, val_splits, fraction = _splits(config, report)
+    subset = None
+    if smoke:
+        subset, refused = _smoke_subset(config, manifest, train_split, val_splits)
+        if refused is not None:
+            run_id = new_run_id()
+            start_run(
+                manifest, run_id, config=recorded, audit_id=audit_id, run_dir=None,
+                status=RunStatus.GATE_FAILED, message=refused, kind=kind,
+            )  # fmt: skip
+            return _GateFailed(run_id, refused)
     fingerprint = report.manifest.fingerprint
     start = Start(
         run_id="", manifest=manifest, run_dir=Path(), fingerprint=fingerprint,
         suite_hash=str(report.provenance.get("suite_hash")), train_split=train_split,
-        val_splits=val_splits, train_fraction=fraction,
+        val_splits=val_splits, train_fraction=fraction, subset=subset,
     )  # fmt: skip
     if resume:
         return _resumed(start, recorded)
     run_id = new_run_id()
     run_dir = (config.checkpoint.dir or manifest.parent / "runs") / run_id
-    start_run(manifest, run_id, config=recorded, audit_id=audit_id, run_dir=run_dir)
+    start_run(manifest, run_id, config=recorded, audit_id=audit_id, run_dir=run_dir, kind=kind)
     return dataclasses.replace(start, run_id=run_id, run_dir=run_dir)
+
+
+def _smoke_subset(
+    config: RunConfig, manifest: Path, train_split: str, val_splits: tuple[str, ...]
+) -> tuple[tuple[int, ...], str | None]:
+    """A smoke run's recordings, and why they cannot make one (or None)."""
+    splits = (train_split, *val_splits)
+    with Manifest.open(manifest, read_only=True) as m:
+        montage = config.preprocess.preprocessing().montage
+        usable = check_recordings(m, montage, splits).usable
+        subset = choose_subset(m, splits, usable)
+    return subset.recordings, check_subset(subset, train_split, val_splits)
 
 
 def _gate_message(report: AuditReport) -> str:

@@ -1,0 +1,126 @@
+"""``preflight smoke``: the whole pipeline, for a few steps, on the smallest subset worth it.
+
+A smoke test that skips the checks stops testing (the team behind this project once added an
+environment variable for exactly that). So the smoke run is the real run made small, not a run
+with checks off: the corpus is audited and gated with the config's thresholds, then the trainer
+runs on a subset chosen from the manifest, with no signal loaded to choose it: per split, the two
+shortest recordings with seizures and the two shortest without, each pair from different
+patients, among the recordings the montage can be made from. The subset must still hold both
+classes in the training split and in the validation splits (``check_subset``), or the smoke run
+stops as a gate failure. Then one epoch of at most ``STEPS`` batches runs with everything on:
+the batch guard, the monitors, a checkpoint, the validation pass, the event scores; the run is
+recorded in the manifest as a ``smoke`` run. No setting turns a check off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from preflight.manifest.store import Manifest
+from preflight.run_config import RunConfig
+
+__all__ = ["PER_CLASS", "STEPS", "SmokeSubset", "check_subset", "choose_subset", "smoke_config"]
+
+PER_CLASS = 2  # recordings per class and split: two, so "different patients" means something
+STEPS = 4  # training batches: enough for the guard, the optimizer and a checkpoint
+
+_SUBSET = """
+WITH rec AS (
+    SELECT r.rec_idx, r.recording_id, r.split, r.patient, r.duration_s,
+           EXISTS (SELECT 1 FROM seizures s WHERE s.rec_idx = r.rec_idx) AS positive
+    FROM recordings r
+    WHERE list_contains($splits, r.split) AND list_contains($usable, r.rec_idx)
+), one_per_patient AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY split, positive, patient ORDER BY duration_s, recording_id) AS nth
+    FROM rec
+), ranked AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY split, positive ORDER BY duration_s, recording_id) AS rank
+    FROM one_per_patient WHERE nth = 1
+)
+SELECT rec_idx, split, positive FROM ranked WHERE rank <= $per_class
+ORDER BY split, positive DESC, rank
+"""
+
+
+@dataclass(frozen=True)
+class SmokeSubset:
+    """The recordings a smoke run trains and validates on.
+
+    Attributes:
+        recordings: the recordings' ``rec_idx``, by split then class.
+        per_split: per split, (recordings with seizures, recordings without) chosen.
+    """
+
+    recordings: tuple[int, ...]
+    per_split: dict[str, tuple[int, int]]
+
+
+def choose_subset(
+    m: Manifest,
+    splits: tuple[str, ...],
+    usable: Collection[int],
+    per_class: int = PER_CLASS,
+) -> SmokeSubset:
+    """Pick, per split, the shortest ``per_class`` positive and negative recordings.
+
+    Args:
+        m: the audited manifest.
+        splits: the splits to pick from (training first, then validation).
+        usable: the ``rec_idx`` of the recordings training can read (montage check).
+        per_class: recordings per class and split.
+
+    Each class's picks come from distinct patients. A split short of a class gets what it has;
+    ``check_subset`` says whether that is enough.
+    """
+    params = {"splits": list(splits), "usable": sorted(usable), "per_class": per_class}
+    rows = m.query(_SUBSET, params)
+    counts: dict[str, list[int]] = {s: [0, 0] for s in splits}
+    for _, split, positive in rows:
+        counts[split][0 if positive else 1] += 1
+    return SmokeSubset(
+        recordings=tuple(int(r[0]) for r in rows),
+        per_split={s: (c[0], c[1]) for s, c in counts.items()},
+    )
+
+
+def check_subset(subset: SmokeSubset, train_split: str, val_splits: tuple[str, ...]) -> str | None:
+    """Why the subset cannot make a smoke run (a class missing), or None when it can."""
+    pooled = [subset.per_split.get(s, (0, 0)) for s in val_splits]
+    places = {
+        f"training split {train_split}": subset.per_split.get(train_split, (0, 0)),
+        f"validation split(s) {'+'.join(val_splits)}": (
+            sum(p for p, _ in pooled),
+            sum(n for _, n in pooled),
+        ),
+    }
+    missing = [
+        f"the {where} has no usable recording {what}"
+        for where, (pos, neg) in places.items()
+        for what, n in (("with seizures", pos), ("without seizures", neg))
+        if n == 0
+    ]
+    if not missing:
+        return None
+    return (
+        "the smoke subset cannot hold both classes: "
+        + "; ".join(missing)
+        + " (usable: the montage's channels are present)"
+    )
+
+
+def smoke_config(config: RunConfig) -> RunConfig:
+    """The config made small: one epoch of at most ``STEPS`` batches; every check still on.
+
+    The collapse monitors judge after their warm-up epochs, which one epoch never passes: they
+    are recorded as warnings, as in any run's first epoch. NaN/Inf, the batch guard and the
+    gate stop a smoke run as they stop any run.
+    """
+    steps = min(config.train.steps_per_epoch or STEPS, STEPS)
+    train = config.train.model_copy(update={"epochs": 1, "steps_per_epoch": steps})
+    monitors = config.monitors.model_copy(
+        update={"warmup_epochs": max(config.monitors.warmup_epochs, 1)}
+    )
+    return config.model_copy(update={"train": train, "monitors": monitors})
