@@ -15,8 +15,9 @@ from preflight.sources.chbmit import (
     patient_from_name,
     read_summary,
 )
-from preflight.sources.records import AnnotationFileResult, RecordingAnnotations
+from preflight.sources.records import AnnotationFileResult
 from tests.unit import line_mutations
+from tests.unit.summaries import by_key, problem, spans
 
 HEADER = """Data Sampling Rate: 256 Hz
 *************************
@@ -63,28 +64,13 @@ def _write(tmp_path: Path, text: str, *, newline: str = "\n", bom: bool = False)
     return path
 
 
-def _by_key(result: AnnotationFileResult) -> dict[str, RecordingAnnotations]:
-    return {recording.key: recording for recording in result.recordings}
-
-
-def _spans(recording: RecordingAnnotations) -> list[tuple[float, float]]:
-    return [(event.start, event.stop) for event in recording.events]
-
-
-def _problem(result: AnnotationFileResult, key: str) -> AnnotationError:
-    errors = [error for problem_key, error in result.problems if problem_key == key]
-    assert len(errors) == 1
-    assert isinstance(errors[0], AnnotationError)
-    return errors[0]
-
-
 # --- real summaries -------------------------------------------------------------------------
 
 
 @pytest.mark.realdata
 def test_chb01_blocks_seizures_and_durations(realdata: Path) -> None:
     result = read_summary(realdata / "chbmit" / "chb01-summary.txt")
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert result.reader == READER_NAME == "chbmit-summary"
     assert READER_VERSION == "1"
     assert len(result.recordings) == 42
@@ -96,30 +82,30 @@ def test_chb01_blocks_seizures_and_durations(realdata: Path) -> None:
     assert chb01_03.line == 40
     assert chb01_03.duration == 3600.0  # 13:43:04 -> 14:43:04
     assert chb01_03.start_time is None
-    assert _spans(chb01_03) == [(2996.0, 3036.0)]
+    assert spans(chb01_03) == [(2996.0, 3036.0)]
     event = chb01_03.events[0]
     assert (event.label, event.positive, event.line, event.channel) == ("seizure", True, 44, None)
     assert recordings["chb01_13"].duration == 3600.0  # 23:44:29 -> 24:44:29
     assert recordings["chb01_14"].duration == 3600.0  # 00:44:37 -> 1:44:37 (unpadded)
     assert recordings["chb01_26"].duration == 2325.0  # 12:34:22 -> 13:13:07 = 38 min 45 s
-    assert _spans(recordings["chb01_26"]) == [(1862.0, 1963.0)]
+    assert spans(recordings["chb01_26"]) == [(1862.0, 1963.0)]
     assert recordings["chb01_01"].events == ()
 
 
 @pytest.mark.realdata
 def test_chb04_past_midnight_and_mixed_seizure_styles(realdata: Path) -> None:
     result = read_summary(realdata / "chbmit" / "chb04-summary.txt")
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert len(result.recordings) == 42
     assert result.problems == ()
     assert sum(len(r.events) for r in result.recordings) == 4
     assert recordings["chb04_02"].duration == 14400.0  # 22:02:15 -> 26:02:15
     assert recordings["chb04_27"].duration == 14427.0  # 19:46:17 -> 23:46:44 = 4 h 27 s
     # `Seizure Start Time:` style ...
-    assert _spans(recordings["chb04_05"]) == [(7804.0, 7853.0)]
+    assert spans(recordings["chb04_05"]) == [(7804.0, 7853.0)]
     assert recordings["chb04_05"].events[0].line == 54
     # ... and `Seizure 1 Start Time:` style in the same file, after a `Channels changed:` block.
-    assert _spans(recordings["chb04_28"]) == [(1679.0, 1781.0), (3782.0, 3898.0)]
+    assert spans(recordings["chb04_28"]) == [(1679.0, 1781.0), (3782.0, 3898.0)]
     assert [e.line for e in recordings["chb04_28"].events] == [195, 197]
     assert recordings["chb04_28"].duration == 14423.0  # 00:04:47 -> 4:05:10
     assert recordings["chb04_07"].line == 89  # first block after the channel list
@@ -128,16 +114,16 @@ def test_chb04_past_midnight_and_mixed_seizure_styles(realdata: Path) -> None:
 @pytest.mark.realdata
 def test_chb12_double_spaces_and_channel_changes(realdata: Path) -> None:
     result = read_summary(realdata / "chbmit" / "chb12-summary.txt")
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert len(result.recordings) == 24
     assert result.problems == ()
     assert sum(len(r.events) for r in result.recordings) == 40
     # `Seizure 1 End Time:  3114 seconds` (two spaces)
-    assert _spans(recordings["chb12_09"]) == [(3082.0, 3114.0), (3503.0, 3535.0)]
+    assert spans(recordings["chb12_09"]) == [(3082.0, 3114.0), (3503.0, 3535.0)]
     # `Seizure 2 End Time:   2821 seconds` (three spaces)
-    assert _spans(recordings["chb12_38"])[1] == (2798.0, 2821.0)
+    assert spans(recordings["chb12_38"])[1] == (2798.0, 2821.0)
     # `Seizure 4 Start Time:  1921 seconds`
-    assert _spans(recordings["chb12_27"])[3] == (1921.0, 1963.0)
+    assert spans(recordings["chb12_27"])[3] == (1921.0, 1963.0)
     assert len(recordings["chb12_27"].events) == 6
     assert recordings["chb12_29"].duration == 3624.0  # 18:07:19 -> 19:07:43
 
@@ -145,27 +131,27 @@ def test_chb12_double_spaces_and_channel_changes(realdata: Path) -> None:
 @pytest.mark.realdata
 def test_chb24_lists_only_seizure_files(realdata: Path) -> None:
     result = read_summary(realdata / "chbmit" / "chb24-summary.txt")
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert len(result.recordings) == 12
     assert result.problems == ()
     assert sum(len(r.events) for r in result.recordings) == 16
     assert result.lists_all_files is False
     assert all(r.duration is None for r in result.recordings)
-    assert _spans(recordings["chb24_01"]) == [(480.0, 505.0), (2451.0, 2476.0)]
-    assert _spans(recordings["chb24_21"]) == [(2804.0, 2872.0)]
+    assert spans(recordings["chb24_01"]) == [(480.0, 505.0), (2451.0, 2476.0)]
+    assert spans(recordings["chb24_21"]) == [(2804.0, 2872.0)]
 
 
 # --- synthetic quirks -----------------------------------------------------------------------
 
 
 def _check_valid(result: AnnotationFileResult) -> None:
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert list(recordings) == ["chb01_01", "chb01_03", "chb01_04"]
     assert [r.line for r in result.recordings] == [9, 14, 21]
     assert result.problems == ()
     assert result.lists_all_files is True
     assert recordings["chb01_04"].duration == 3600.0  # 23:30:00 -> 0:30:00 crosses midnight
-    assert _spans(recordings["chb01_04"]) == [(1467.0, 1494.0), (2000.0, 2100.0)]
+    assert spans(recordings["chb01_04"]) == [(1467.0, 1494.0), (2000.0, 2100.0)]
     assert [e.line for e in recordings["chb01_04"].events] == [25, 27]
 
 
@@ -182,7 +168,7 @@ def test_header_noise_is_ignored(tmp_path: Path) -> None:
 
 def test_unusual_file_names_keep_their_keys(tmp_path: Path) -> None:
     text = VALID.replace("chb01_01.edf", "chb02_16+.edf").replace("chb01_03.edf", "chb17a_03.edf")
-    recordings = _by_key(read_summary(_write(tmp_path, text)))
+    recordings = by_key(read_summary(_write(tmp_path, text)))
     assert recordings["chb02_16+"].edf_name == "chb02_16+.edf"
     assert recordings["chb17a_03"].edf_name == "chb17a_03.edf"
 
@@ -199,7 +185,7 @@ def test_seizure_count_mismatch_rejects_that_block_only(tmp_path: Path) -> None:
     text = VALID.replace("Number of Seizures in File: 1", "Number of Seizures in File: 2")
     result = read_summary(_write(tmp_path, text))
     assert [r.key for r in result.recordings] == ["chb01_01", "chb01_04"]
-    error = _problem(result, "chb01_03")
+    error = problem(result, "chb01_03")
     assert (error.reason, error.line) == (Reason.BAD_FORMAT, 17)
     assert "says 2 but 1" in error.message
     assert error.path == str(tmp_path / "chb01-summary.txt")
@@ -208,7 +194,7 @@ def test_seizure_count_mismatch_rejects_that_block_only(tmp_path: Path) -> None:
 def test_seizure_end_before_start_is_bad_interval(tmp_path: Path) -> None:
     text = VALID.replace("Seizure End Time: 3036 seconds", "Seizure End Time: 2990 seconds")
     result = read_summary(_write(tmp_path, text))
-    error = _problem(result, "chb01_03")
+    error = problem(result, "chb01_03")
     assert (error.reason, error.line) == (Reason.BAD_INTERVAL, 19)
     assert len(result.recordings) == 2
 
@@ -216,7 +202,7 @@ def test_seizure_end_before_start_is_bad_interval(tmp_path: Path) -> None:
 def test_seizure_past_the_file_end_is_out_of_range(tmp_path: Path) -> None:
     text = VALID.replace("Seizure 2 End Time: 2100 seconds", "Seizure 2 End Time: 3700 seconds")
     result = read_summary(_write(tmp_path, text))
-    error = _problem(result, "chb01_04")
+    error = problem(result, "chb01_04")
     assert (error.reason, error.line) == (Reason.OUT_OF_RANGE, 28)
 
 
@@ -243,7 +229,7 @@ def test_block_problems_spare_the_other_blocks(
     result = read_summary(_write(tmp_path, text))
     assert [r.key for r in result.recordings] == ["chb01_01", "chb01_03"]
     key = "chb01_04.txt" if new.endswith(".txt") else "chb01_04"
-    error = _problem(result, key)
+    error = problem(result, key)
     assert error.line == line
     expected = Reason.BAD_INTERVAL if "23:30:00" in new else Reason.BAD_FORMAT
     assert error.reason == expected
@@ -251,7 +237,7 @@ def test_block_problems_spare_the_other_blocks(
 
 def test_negative_seizure_start_is_bad_interval(tmp_path: Path) -> None:
     text = VALID.replace("Seizure Start Time: 2996", "Seizure Start Time: -5")
-    error = _problem(read_summary(_write(tmp_path, text)), "chb01_03")
+    error = problem(read_summary(_write(tmp_path, text)), "chb01_03")
     assert (error.reason, error.line) == (Reason.BAD_INTERVAL, 18)
 
 
@@ -259,14 +245,14 @@ def test_file_listed_twice_is_one_problem(tmp_path: Path) -> None:
     text = VALID.replace("chb01_04.edf", "chb01_01.edf")
     result = read_summary(_write(tmp_path, text))
     assert [r.key for r in result.recordings] == ["chb01_03"]
-    error = _problem(result, "chb01_01")
+    error = problem(result, "chb01_01")
     assert (error.reason, error.line) == (Reason.BAD_FORMAT, 21)
 
 
 def test_block_without_file_times_has_no_duration(tmp_path: Path) -> None:
     text = VALID.replace("File Start Time: 13:43:04\nFile End Time: 14:43:04\n", "")
     result = read_summary(_write(tmp_path, text))
-    assert _by_key(result)["chb01_03"].duration is None
+    assert by_key(result)["chb01_03"].duration is None
     assert result.lists_all_files is True  # other blocks give file times
 
 

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.errors import AnnotationError, InputError, Reason
-from preflight.sources.records import AnnotationFileResult, RecordingAnnotations
 from preflight.sources.siena import (
     READER_NAME,
     READER_VERSION,
@@ -17,6 +16,7 @@ from preflight.sources.siena import (
     read_seizure_list,
 )
 from tests.unit import line_mutations
+from tests.unit.summaries import by_key, problem, spans
 
 # Line numbers below refer to this text: blocks start at lines 9, 16 and 23. PN07-1 crosses
 # midnight and holds two seizures; the second block uses `HH:MM:SS`, a missing space after a
@@ -60,28 +60,13 @@ def _write(tmp_path: Path, text: str, *, newline: str = "\n", bom: bool = False)
     return path
 
 
-def _by_key(result: AnnotationFileResult) -> dict[str, RecordingAnnotations]:
-    return {recording.key: recording for recording in result.recordings}
-
-
-def _spans(recording: RecordingAnnotations) -> list[tuple[float, float]]:
-    return [(event.start, event.stop) for event in recording.events]
-
-
-def _problem(result: AnnotationFileResult, key: str) -> AnnotationError:
-    errors = [error for problem_key, error in result.problems if problem_key == key]
-    assert len(errors) == 1
-    assert isinstance(errors[0], AnnotationError)
-    return errors[0]
-
-
 # --- the real PN00 list ---------------------------------------------------------------------
 
 
 @pytest.mark.realdata
 def test_pn00_offsets_from_the_registration_start(realdata: Path) -> None:
     result = read_seizure_list(realdata / "siena" / "Seizures-list-PN00.txt")
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert result.reader == READER_NAME == "siena-list"
     assert READER_VERSION == "1"
     assert result.lists_all_files is False
@@ -90,26 +75,26 @@ def test_pn00_offsets_from_the_registration_start(realdata: Path) -> None:
     assert (pn00_1.edf_name, pn00_1.line, pn00_1.start_time) == ("PN00-1.edf", 39, None)
     assert pn00_1.duration == 2605.0  # 20:22:58 - 19:39:33 = 43 min 25 s
     # 19:58:36 - 19:39:33 = 19 min 3 s = 1143 s; 19:59:46 - 19:39:33 = 20 min 13 s = 1213 s
-    assert _spans(pn00_1) == [(1143.0, 1213.0)]
+    assert spans(pn00_1) == [(1143.0, 1213.0)]
     event = pn00_1.events[0]
     assert (event.label, event.positive, event.line) == ("seizure", True, 43)
     # `Registration start time:  02.18.17` (two spaces): 02:56:19 - 02:18:17 = 38 min 2 s
     assert recordings["PN00-2"].duration == 2282.0
     # 02:38:37 - 02:18:17 = 20 min 20 s = 1220 s; 02:39:31 - 02:18:17 = 21 min 14 s = 1274 s
-    assert _spans(recordings["PN00-2"]) == [(1220.0, 1274.0)]
+    assert spans(recordings["PN00-2"]) == [(1220.0, 1274.0)]
     assert recordings["PN00-4"].duration == 2082.0  # 21:26:25 - 20:51:43 = 34 min 42 s
     # 21:08:29 - 20:51:43 = 16 min 46 s = 1006 s; 21:09:43 - 20:51:43 = 18 min = 1080 s
-    assert _spans(recordings["PN00-4"]) == [(1006.0, 1080.0)]
+    assert spans(recordings["PN00-4"]) == [(1006.0, 1080.0)]
     assert recordings["PN00-5"].duration == 2123.0  # 22:57:27 - 22:22:04 = 35 min 23 s
     # 22:37:08 - 22:22:04 = 15 min 4 s = 904 s; 22:38:15 - 22:22:04 = 16 min 11 s = 971 s
-    assert _spans(recordings["PN00-5"]) == [(904.0, 971.0)]
+    assert spans(recordings["PN00-5"]) == [(904.0, 971.0)]
 
 
 @pytest.mark.realdata
 def test_pn00_3_seizure_ends_after_its_registration(realdata: Path) -> None:
     """The published list ends PN00-3's seizure at 19.29.29, after the registration end."""
     result = read_seizure_list(realdata / "siena" / "Seizures-list-PN00.txt")
-    error = _problem(result, "PN00-3")
+    error = problem(result, "PN00-3")
     # 19:29:29 - 18:15:44 = 1 h 13 min 45 s = 4425 s > 18:57:13 - 18:15:44 = 41 min 29 s = 2489 s
     assert (error.reason, error.line) == (Reason.OUT_OF_RANGE, 58)
     assert "4425 s" in error.message
@@ -122,7 +107,7 @@ def test_pn00_3_seizure_ends_after_its_registration(realdata: Path) -> None:
 @pytest.mark.parametrize(("newline", "bom"), [("\n", False), ("\r\n", True), ("\r\n", False)])
 def test_quirks_line_endings_and_midnight(tmp_path: Path, newline: str, bom: bool) -> None:
     result = read_seizure_list(_write(tmp_path, VALID, newline=newline, bom=bom))
-    recordings = _by_key(result)
+    recordings = by_key(result)
     assert list(recordings) == ["PN07-1", "PN07-2"]
     assert result.problems == ()
     pn07_1 = recordings["PN07-1"]
@@ -130,10 +115,10 @@ def test_quirks_line_endings_and_midnight(tmp_path: Path, newline: str, bom: boo
     assert pn07_1.duration == 3000.0  # 00:40:00 - 23:50:00 + 24 h = 50 min
     # 23:55:10 - 23:50:00 = 310 s, 23:56:00 -> 360 s; 00:05:00 - 23:50:00 + 24 h = 900 s,
     # 00:06:30 -> 990 s
-    assert _spans(pn07_1) == [(310.0, 360.0), (900.0, 990.0)]
+    assert spans(pn07_1) == [(310.0, 360.0), (900.0, 990.0)]
     assert [event.line for event in pn07_1.events] == [13, 20]
     assert recordings["PN07-2"].duration == 3600.0
-    assert _spans(recordings["PN07-2"]) == [(1800.0, 1860.0)]
+    assert spans(recordings["PN07-2"]) == [(1800.0, 1860.0)]
 
 
 def test_mixed_line_endings(tmp_path: Path) -> None:
@@ -146,7 +131,7 @@ def test_mixed_line_endings(tmp_path: Path) -> None:
 
 def test_block_without_seizure_header(tmp_path: Path) -> None:
     result = read_seizure_list(_write(tmp_path, VALID.replace("Seizure n 3\n", "\n")))
-    assert _by_key(result)["PN07-2"].line == 24
+    assert by_key(result)["PN07-2"].line == 24
     assert result.problems == ()
 
 
@@ -154,7 +139,7 @@ def test_inconsistent_registration_rejects_that_file(tmp_path: Path) -> None:
     text = VALID.replace("Registration end time:00.40.00", "Registration end time:00.41.00")
     result = read_seizure_list(_write(tmp_path, text))
     assert [r.key for r in result.recordings] == ["PN07-2"]
-    error = _problem(result, "PN07-1")
+    error = problem(result, "PN07-1")
     assert (error.reason, error.line) == (Reason.BAD_FORMAT, 19)
 
 
@@ -178,7 +163,7 @@ def test_file_problems_spare_the_other_files(
     tmp_path: Path, old: str, new: str, key: str, reason: str, line: int
 ) -> None:
     result = read_seizure_list(_write(tmp_path, VALID.replace(old, new)))
-    error = _problem(result, key)
+    error = problem(result, key)
     assert (error.reason, error.line) == (Reason(reason), line)
     good = {"PN07-1", "PN07-2"} - {key.removesuffix(".txt")}
     assert {r.key for r in result.recordings} == good
