@@ -399,7 +399,8 @@ def _payload(s: Session, summary: dict[str, Any]) -> dict[str, Any]:
 def _completion(s: Session) -> str:
     best = s.progress.best
     told = f"; best {best['by']} {abs(best['score']):.4f} at epoch {best['epoch']}" if best else ""
-    return f"completed {s.config.train.epochs} epochs ({s.progress.step} steps){told}"
+    epochs = s.config.train.epochs
+    return f"completed {epochs} epoch{'s' * (epochs != 1)} ({s.progress.step} steps){told}"
 
 
 def _write_row(s: Session, status: RunStatus, message: str) -> None:
