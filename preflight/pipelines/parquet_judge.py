@@ -248,7 +248,10 @@ def _outside(
         f"SELECT DISTINCT CAST({ident(options.label_column)} AS {sql_type}) AS v"
         " FROM read_parquet($paths) WHERE v IS NOT NULL AND NOT list_contains($known, v)"
         " ORDER BY v LIMIT 5",
-        params={"paths": [os.path.join(root, fr.found.rel)], "known": list(options.mapping)},
+        params={
+            "paths": [pqs.literal_path(os.path.join(root, fr.found.rel))],
+            "known": list(options.label_map),
+        },
     ).fetchall()
     shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for (v,) in values)
     return Problem(

@@ -84,12 +84,12 @@ def _read_schemas(
     """Each file's top-level column types, and the problems of those that do not fit."""
     paths = {os.path.join(root, fr.found.rel): fr for fr in files}
     try:
-        rows = con.execute(_SCHEMA, {"paths": list(paths)}).fetchall()
+        rows = con.execute(_SCHEMA, {"paths": [pqs.literal_path(p) for p in paths]}).fetchall()
     except duckdb.Error:  # some footer does not parse: find which, file by file
         rows = []
         for path, fr in paths.items():
             try:
-                rows += con.execute(_SCHEMA, {"paths": [path]}).fetchall()
+                rows += con.execute(_SCHEMA, {"paths": [pqs.literal_path(path)]}).fetchall()
             except duckdb.Error as exc:
                 why = f"its footer does not parse ({str(exc).strip().splitlines()[0]})"
                 fr.problems.append(Problem(pqs.NOT_PARQUET, pqs.not_parquet(path, why).message))
@@ -167,7 +167,7 @@ def _load(
         "positive": options.values(LabelClass.POSITIVE),
         "negative": options.values(LabelClass.NEGATIVE),
     }
-    paths = [os.path.join(root, fr.found.rel) for fr in batch]
+    paths = [pqs.literal_path(os.path.join(root, fr.found.rel)) for fr in batch]
     try:
         every = {**params, "paths": paths, "files": [fr.index for fr in batch]}
         rows = con.sql(sql, params=every).to_arrow_table()

@@ -140,7 +140,7 @@ class StampCorpus:
         """How to audit this dataset: its label, mapping, group and sample columns."""
         return ParquetOptions(
             label_column="is_control",
-            mapping={0: LabelClass.POSITIVE, 1: LabelClass.NEGATIVE},
+            label_map={0: LabelClass.POSITIVE, 1: LabelClass.NEGATIVE},
             group_column="region",
             sample_column="stamp_npz",
         )

@@ -36,6 +36,7 @@ __all__ = [
     "column_kind",
     "column_problems",
     "content_hash",
+    "literal_path",
     "not_parquet",
     "parse_label_map",
     "top_level_columns",
@@ -54,6 +55,7 @@ OUTSIDE_MAPPING = Reason.UNKNOWN_LABEL
 NO_ROWS = Reason.EMPTY_FILE
 MIXED_SPLIT = Reason.BAD_FORMAT
 
+_GLOB = frozenset("*?[")  # the characters DuckDB's file globbing interprets
 _MAGIC = b"PAR1"
 _TAIL = 8  # footer length (little-endian uint32) + magic
 _CHUNK = 8192  # data bytes hashed before the footer
@@ -94,13 +96,13 @@ _LENS_MAPPING: dict[int | str, LabelClass] = {0: LabelClass.POSITIVE, 1: LabelCl
 
 
 class ParquetOptions(BaseModel):
-    """How to read a folder of Parquet tables (the proposed ``parquet:`` config section).
+    """How to read a folder of Parquet tables: the ``parquet:`` section of a config file.
 
     Example (the lens finder's tiers)::
 
         parquet:
           label_column: is_control
-          mapping: {0: positive, 1: negative}
+          label_map: {0: positive, 1: negative}
           group_column: region
           sample_column: stamp_npz
     """
@@ -112,7 +114,7 @@ class ParquetOptions(BaseModel):
     # Label value -> class. Every value must be listed: a file holding another value, or a null,
     # is rejected (a silent default would hide a mislabelled tier). The lens finder's
     # is_control = 1 means "no lens": negative.
-    mapping: dict[int | str, LabelClass] = Field(default_factory=lambda: dict(_LENS_MAPPING))
+    label_map: dict[int | str, LabelClass] = Field(default_factory=lambda: dict(_LENS_MAPPING))
     # Rows sharing a group (a sky region, a source id) are near-duplicates: a group in two splits
     # leaks. A file whose rows hold one group is placed as that group's "patient".
     group_column: str | None = Field(default=None, min_length=1)
@@ -125,7 +127,7 @@ class ParquetOptions(BaseModel):
     # Which files are tables (matched against file names, in every folder but hidden ones).
     file_pattern: str = Field(default="*.parquet", min_length=1)
 
-    @field_validator("mapping", mode="before")
+    @field_validator("label_map", mode="before")
     @classmethod
     def _booleans_are_integers(cls, value: Any) -> Any:
         """YAML ``true: positive`` keys mean 1 (boolean columns are read as 0 / 1)."""
@@ -135,15 +137,15 @@ class ParquetOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ParquetOptions:
-        classes = set(self.mapping.values())
+        classes = set(self.label_map.values())
         if classes != set(LabelClass):
             raise ValueError(
-                f"mapping {self.describe_mapping()} must map at least one value to each of "
+                f"label_map {self.describe_mapping()} must map at least one value to each of "
                 "positive and negative"
             )
-        if len({type(k) for k in self.mapping}) > 1:
+        if len({type(k) for k in self.label_map}) > 1:
             raise ValueError(
-                f"mapping {self.describe_mapping()} mixes numbers and strings; a label column "
+                f"label_map {self.describe_mapping()} mixes numbers and strings; a label column "
                 "holds one type"
             )
         named = [c for c in self.columns() if c is not None]
@@ -157,15 +159,15 @@ class ParquetOptions(BaseModel):
 
     def values(self, cls: LabelClass) -> list[int | str]:
         """The label values mapped to ``cls``, sorted."""
-        return sorted((k for k, v in self.mapping.items() if v is cls), key=repr)
+        return sorted((k for k, v in self.label_map.items() if v is cls), key=repr)
 
     def numeric_labels(self) -> bool:
         """True when the mapping's keys are numbers (the label column is integer or boolean)."""
-        return all(isinstance(k, int) for k in self.mapping)
+        return all(isinstance(k, int) for k in self.label_map)
 
     def describe_mapping(self) -> str:
         """``0 = positive, 1 = negative``."""
-        items = sorted(self.mapping.items(), key=lambda kv: repr(kv[0]))
+        items = sorted(self.label_map.items(), key=lambda kv: repr(kv[0]))
         return ", ".join(f"{k!r} = {v}" if isinstance(k, str) else f"{k} = {v}" for k, v in items)
 
     def digest(self) -> str:
@@ -236,6 +238,17 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()
 
 
+def literal_path(path: str) -> str:
+    """``path`` as a DuckDB file pattern matching only itself.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in every path it is given, even in a list: a file
+    named ``part[1].parquet`` would read ``part1.parquet`` (or nothing). Each such character is
+    put in a one-character class (``[*]``, ``[?]``, ``[[]``), which matches it literally; a path
+    without them is returned unchanged (and is not globbed at all).
+    """
+    return "".join(f"[{c}]" if c in _GLOB else c for c in path)
+
+
 def not_parquet(path: str, why: str) -> InputError:
     """The error rejecting a file that is not readable Parquet, with a printable reason."""
     why = " ".join("".join(c if c.isprintable() else " " for c in why).split())
@@ -277,7 +290,7 @@ def column_problems(columns: Mapping[str, ColumnKind], options: ParquetOptions) 
     wanted = {ColumnKind.INTEGER, ColumnKind.BOOLEAN} if options.numeric_labels() else {
         ColumnKind.STRING
     }  # fmt: skip
-    keys = ", ".join(repr(k) for k in sorted(options.mapping, key=repr))
+    keys = ", ".join(repr(k) for k in sorted(options.label_map, key=repr))
     roles: list[tuple[str, str | None, set[ColumnKind], str]] = [
         ("label", options.label_column, wanted, f"to match the mapping's keys ({keys})"),
         ("group", options.group_column, {ColumnKind.INTEGER, ColumnKind.STRING}, ""),
@@ -303,7 +316,7 @@ def column_problems(columns: Mapping[str, ColumnKind], options: ParquetOptions) 
             )
     if not problems and options.numeric_labels() and columns[options.label_column] is (
         ColumnKind.BOOLEAN
-    ) and not set(options.mapping) <= {0, 1}:  # fmt: skip
+    ) and not set(options.label_map) <= {0, 1}:  # fmt: skip
         problems.append(
             Problem(
                 SCHEMA_MISMATCH,

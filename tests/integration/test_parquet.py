@@ -214,7 +214,7 @@ def test_touched_changed_and_deleted_files(tmp_path: Path, audit_parquet: Audit)
 def test_changed_options_read_every_file_again(tmp_path: Path, audit_parquet: Audit) -> None:
     corpus = make(tmp_path)
     audit_parquet(corpus.root)
-    inverted = ParquetOptions(mapping={1: LabelClass.POSITIVE, 0: LabelClass.NEGATIVE})
+    inverted = ParquetOptions(label_map={1: LabelClass.POSITIVE, 0: LabelClass.NEGATIVE})
     report = audit_parquet(corpus.root, inverted)
     assert report.scan is not None
     assert report.scan.read == 6
@@ -230,7 +230,7 @@ def test_split_from_a_column_and_a_file_holding_two_splits(tmp_path: Path) -> No
     pq.write_table(pa.table({**rows, "tier": ["dev", "dev", "train", "dev"]}), root / "c.parquet")
     options = ParquetOptions(
         label_column="label",
-        mapping={"lens": LabelClass.POSITIVE, "none": LabelClass.NEGATIVE},
+        label_map={"lens": LabelClass.POSITIVE, "none": LabelClass.NEGATIVE},
         split_column="tier",
     )
     with Manifest.open(tmp_path / "m.duckdb") as m:
@@ -251,6 +251,25 @@ def test_paths_with_quotes_and_spaces(tmp_path: Path, audit_parquet: Audit) -> N
     report = audit_parquet(corpus.root)
     assert report.totals.rejected == 0
     assert report.splits["train"].windows == corpus.tiers["train"].rows
+
+
+@pytest.mark.parametrize("name", ["part[0].parquet", "part*.parquet", "part?.parquet"])
+def test_file_names_holding_glob_characters_are_read_literally(
+    tmp_path: Path, audit_parquet: Audit, name: str
+) -> None:
+    """DuckDB globs every path it reads: ``part[0]`` would read ``part0`` and ``part?`` every
+    ``partX``. A decoy beside each odd name holds other labels; the counts must be the file's."""
+    corpus = make(tmp_path)
+    train = corpus.root / "train"
+    shutil.move(train / "part-0000.parquet", train / name)
+    decoy = pa.table({"is_control": pa.array([1] * 5, pa.int8()), "region": ["decoy"] * 5})
+    for other in ("part0.parquet", "partX.parquet"):
+        pq.write_table(decoy.append_column("stamp_npz", pa.array([b"x"] * 5)), train / other)
+    report = audit_parquet(corpus.root)
+    assert report.totals.rejected == 0
+    train_stats = report.splits["train"]
+    assert train_stats.windows == corpus.tiers["train"].rows + 10
+    assert train_stats.positive_windows == corpus.tiers["train"].positives
 
 
 def test_files_typing_the_label_differently_are_all_read(tmp_path: Path) -> None:

@@ -42,10 +42,10 @@ def test_default_options_are_the_lens_finders() -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"mapping": {0: "positive", 1: "positive"}}, "each of positive and negative"),
-        ({"mapping": {0: "positive", "no": "negative"}}, "mixes numbers and strings"),
+        ({"label_map": {0: "positive", 1: "positive"}}, "each of positive and negative"),
+        ({"label_map": {0: "positive", "no": "negative"}}, "mixes numbers and strings"),
         ({"group_column": "is_control"}, "must differ"),
-        ({"mapping": {0: "positive", 1: "unsure"}}, "positive"),
+        ({"label_map": {0: "positive", 1: "unsure"}}, "positive"),
         ({"label_columns": "x"}, "Extra inputs"),
     ],
 )
@@ -55,8 +55,8 @@ def test_inconsistent_options_are_refused(changes: dict[str, object], match: str
 
 
 def test_yaml_boolean_keys_mean_one_and_zero() -> None:
-    options = ParquetOptions.model_validate({"mapping": {True: "positive", False: "negative"}})
-    assert options.mapping == {1: POS, 0: NEG}
+    options = ParquetOptions.model_validate({"label_map": {True: "positive", False: "negative"}})
+    assert options.label_map == {1: POS, 0: NEG}
 
 
 def test_the_digest_changes_with_any_option() -> None:
@@ -131,12 +131,12 @@ def test_content_hash_rejects_what_is_not_parquet(tmp_path: Path, data: bytes, m
         ({"other": ColumnKind.INTEGER}, ParquetOptions(), ["no label column 'is_control'"]),
         (
             {"is_control": ColumnKind.BOOLEAN},
-            ParquetOptions(mapping={0: POS, 2: NEG}),
+            ParquetOptions(label_map={0: POS, 2: NEG}),
             ["must be 0 / 1"],
         ),
         (
             {"label": ColumnKind.INTEGER},
-            ParquetOptions(label_column="label", mapping={"lens": POS, "none": NEG}),
+            ParquetOptions(label_column="label", label_map={"lens": POS, "none": NEG}),
             ["is integer; it must be string"],
         ),
         (
