@@ -1,9 +1,4 @@
-"""Parquet sources end to end: synthetic stamp tiers scanned, split, gated and reported.
-
-Until ``audit()`` dispatches on the Parquet format, ``audit_parquet`` wires it locally: the audit's
-``scan`` is replaced by ``scan_parquet`` with the dataset's options, and everything after it (split,
-gate, report) is the real audit.
-"""
+"""Parquet sources end to end: synthetic stamp tiers scanned, split, gated and reported."""
 
 from __future__ import annotations
 
@@ -16,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import preflight.pipelines.audit as audit_module
+from preflight.pipelines.audit import audit
 from preflight.config import GateConfig, PreflightConfig
 from preflight.manifest.store import Manifest
 from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
@@ -41,13 +36,13 @@ Audit = Callable[..., AuditReport]
 
 
 @pytest.fixture
-def audit_parquet(monkeypatch: pytest.MonkeyPatch) -> Audit:
-    """``audit(root)`` of a Parquet source, with the stamp dataset's options by default."""
+def audit_parquet() -> Audit:
+    """``audit(root)`` of a Parquet source (found by ``--format auto``), with the stamp
+    dataset's options by default."""
 
     def run(root: Path, options: ParquetOptions | None = None) -> AuditReport:
-        chosen = options or StampCorpus.options()
-        monkeypatch.setattr(audit_module, "scan", lambda r, m, _o: scan_parquet(r, m, chosen))
-        return audit_module.audit(root, config=CONFIG)
+        config = CONFIG.model_copy(update={"parquet": options or StampCorpus.options()})
+        return audit(root, config=config)
 
     return run
 
@@ -87,7 +82,9 @@ def test_one_class_debug_tier_fails_the_gate_naming_it(
     assert report.verdict is Verdict.FAIL
     both = check(report, "both_classes", "debug")
     assert not both.passed
-    assert both.message.startswith("debug split has 32 positive and 0 negative rows")
+    assert both.message.startswith(
+        "debug split holds one class (positive only): 32 positive and 0 negative rows"
+    )
     assert not check(report, "auroc_defined", "debug").passed
     assert check(report, "both_classes", "train").passed
     assert check(report, "both_classes", "dev").passed
