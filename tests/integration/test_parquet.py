@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from preflight.pipelines.audit import audit
 from preflight.config import GateConfig, PreflightConfig
 from preflight.manifest.store import Manifest
+from preflight.pipelines.audit import audit
 from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
 from preflight.pipelines.synth_stamps import (
     BAD_FILE_REASON,
