@@ -90,3 +90,36 @@ def test_parquet_section_errors_name_key_and_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", str(root), "--config", str(config)])
     assert result.exit_code == 2
     assert "parquet.label_mapp (line 3)" in " ".join(result.output.split())
+
+
+def test_synth_audit_then_train_the_stamp_classifier(tmp_path: Path) -> None:
+    """The issue's "done when": the one-class tier is refused; the healthy tiers train, with
+    AUROC in the run's evaluation."""
+    broken = synth(tmp_path / "broken", "one_class_tier")
+    code, output, _ = audit(broken)
+    assert code == 1
+    assert "one class" in output
+    root = synth(tmp_path)
+    config = tmp_path / "run.yaml"
+    example = (Path(__file__).parents[2] / "examples" / "stamps.yaml").read_text()
+    quick = "train:\n  epochs: 2\n  steps_per_epoch: 2\n  batch_size: 8\n  min_positives: 2\n"
+    config.write_text(
+        example.replace("source: stamps-data", f"source: {root}")
+        .split("train:\n")[0]
+        .replace("kwargs: {widths: [16, 32], blocks_per_stage: 1}", "kwargs: {widths: [8]}")
+        + quick
+        + "  target_positive_fraction: 0.5\n  spread: window\n  device: cpu\n"
+        + "monitors: {warmup_epochs: 2}\nvalidation: {splits: [dev], batch_size: 64}\n"
+    )
+    result = CliRunner().invoke(app, ["train", str(config)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED" in result.output
+    manifest = str(root / ".preflight" / "manifest.duckdb")
+    runs = CliRunner().invoke(app, ["runs", "--manifest", manifest, "--json"])
+    (run,) = json.loads(runs.output)
+    shown = CliRunner().invoke(
+        app, ["runs", "show", run["run_id"], "--manifest", manifest, "--json"]
+    )
+    metrics = json.loads(shown.output)["metrics"]
+    assert len(metrics) == 2
+    assert 0.0 <= metrics[-1]["validation"]["auroc"] <= 1.0
