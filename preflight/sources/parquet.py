@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from preflight.errors import InputError, Reason
 
@@ -127,10 +134,20 @@ class ParquetOptions(BaseModel):
     # Which files are tables (matched against file names, in every folder but hidden ones).
     file_pattern: str = Field(default="*.parquet", min_length=1)
 
+    @field_serializer("label_map", when_used="json")
+    def _pairs(self, label_map: dict[int | str, LabelClass]) -> list[tuple[int | str, str]]:
+        """As ``[[value, class], ...]`` in JSON: object keys would turn ``0`` into ``"0"``."""
+        return [(k, str(v)) for k, v in label_map.items()]
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _booleans_are_integers(cls, value: Any) -> Any:
-        """YAML ``true: positive`` keys mean 1 (boolean columns are read as 0 / 1)."""
+        """YAML ``true: positive`` keys mean 1 (boolean columns are read as 0 / 1); a list of
+        ``[value, class]`` pairs (the JSON form) is a mapping."""
+        if isinstance(value, list) and all(
+            isinstance(p, list | tuple) and len(p) == 2 for p in value
+        ):
+            value = {k: v for k, v in value}
         if isinstance(value, Mapping):
             return {int(k) if isinstance(k, bool) else k: v for k, v in value.items()}
         return value

@@ -27,7 +27,7 @@ ORDER BY g.group_value
 
 
 def group_disjoint(m: Manifest) -> CheckResult | None:
-    """The check's record, or None when the manifest has no ``groups`` table (no group column).
+    """The check's record, or None when the manifest has no groups (no group column).
 
     Args:
         m: an open manifest with derived tables.
@@ -35,8 +35,10 @@ def group_disjoint(m: Manifest) -> CheckResult | None:
     tables = {r[0] for r in m.query("SELECT table_name FROM information_schema.tables")}
     if "groups" not in tables:
         return None
-    rows = m.query(_LEAKS)
     n_groups = m.query("SELECT count(DISTINCT group_value) FROM groups")[0][0]
+    if n_groups == 0:
+        return None
+    rows = m.query(_LEAKS)
     leaks = [f"{group} in {', '.join(_ordered(splits))}" for group, splits in rows]
     if leaks:
         more = f"; and {len(leaks) - EXAMPLES} more" if len(leaks) > EXAMPLES else ""

@@ -54,6 +54,11 @@ def test_inconsistent_options_are_refused(changes: dict[str, object], match: str
         ParquetOptions.model_validate(changes)
 
 
+def test_options_survive_a_json_round_trip_with_their_key_types() -> None:
+    for options in (ParquetOptions(), ParquetOptions(label_map={"0": POS, "1": NEG})):
+        assert ParquetOptions.model_validate_json(options.model_dump_json()) == options
+
+
 def test_yaml_boolean_keys_mean_one_and_zero() -> None:
     options = ParquetOptions.model_validate({"label_map": {True: "positive", False: "negative"}})
     assert options.label_map == {1: POS, 0: NEG}
