@@ -49,6 +49,7 @@ ci-reports: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_parquet.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

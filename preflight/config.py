@@ -1,6 +1,6 @@
 """Typed configuration: pydantic models for the YAML config file, and its loader.
 
-A config file has up to three sections, each optional::
+A config file has up to four sections, each optional::
 
     audit:                      # how the corpus is cut into windows
       window_s: 10
@@ -12,6 +12,10 @@ A config file has up to three sections, each optional::
     split:                      # keep the corpus's split or build one
       method: stratified
       seed: 7
+    parquet:                    # for Parquet tables: which columns say what
+      label_column: is_control
+      label_map: {0: positive, 1: negative}
+      group_column: region
 
 Unknown keys are errors (a misspelt threshold must not silently keep its default). A training
 run's config (``preflight train CONFIG``) adds sections of its own: see ``preflight.run_config``,
@@ -31,11 +35,13 @@ from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.discover import SourceFormat
 from preflight.pipelines.split import DEFAULT_RATIOS, SplitMethod, check_ratios
+from preflight.sources.parquet import ParquetOptions
 from preflight.validators.results import Severity
 
 __all__ = [
     "AuditConfig",
     "GateConfig",
+    "ParquetOptions",
     "PreflightConfig",
     "SplitConfig",
     "SplitThresholds",
@@ -59,7 +65,8 @@ class AuditConfig(_Strict):
     stride_s: float | None = Field(default=None, gt=0)
     # Seizure seconds a window needs to count as positive; 0 means any overlap at all.
     min_overlap_s: float = Field(default=0.0, ge=0)
-    # Which readers to use; auto recognises TUSZ, CHB-MIT, Siena, BIDS and EDF+ by file names.
+    # Which readers to use; auto recognises TUSZ, CHB-MIT, Siena, BIDS and EDF+ by file names,
+    # and Parquet tables in a folder holding no EEG file.
     format: SourceFormat = SourceFormat.AUTO
     # Audit from annotation files alone when the EDF files are not at hand.
     labels_only: bool = False
@@ -171,6 +178,8 @@ class PreflightConfig(_Strict):
     gate: GateConfig = GateConfig()
     # Where the splits come from.
     split: SplitConfig = SplitConfig()
+    # For Parquet tables: the label column and its map to the classes, group and split columns.
+    parquet: ParquetOptions = ParquetOptions()
 
     @model_validator(mode="before")
     @classmethod
@@ -199,7 +208,7 @@ def load_config(path: str | Path) -> PreflightConfig:
             a value is unknown, of the wrong type or out of range. The message names every
             offending key as a dotted path with its line (``gate.batch_size (line 4): ...``).
     """
-    return load_model(Path(path), PreflightConfig, "audit, gate, split")
+    return load_model(Path(path), PreflightConfig, "audit, gate, split, parquet")
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -1,6 +1,6 @@
 """The config of a training run (``preflight train CONFIG``): pydantic models and their loader.
 
-A run config holds the audit's three sections (``audit``, ``gate``, ``split``: see
+A run config holds the audit's sections (``audit``, ``gate``, ``split``, ``parquet``: see
 ``preflight.config``) and the training ones, every one optional but ``data``::
 
     data:
@@ -40,6 +40,7 @@ from pydantic import (
 from preflight.config import (
     AuditConfig,
     GateConfig,
+    ParquetOptions,
     PreflightConfig,
     SplitConfig,
     drop_null_sections,
@@ -283,6 +284,8 @@ class RunConfig(_Strict):
     audit: AuditConfig = AuditConfig()
     gate: GateConfig = GateConfig()
     split: SplitConfig = SplitConfig()
+    # For Parquet tables: the label column and its map, the group, split and sample columns.
+    parquet: ParquetOptions = ParquetOptions()
     # Channels, filters and rate of the cached signals.
     preprocess: PreprocessConfig = PreprocessConfig()
     # What trains, how, and when it stops.
@@ -321,7 +324,9 @@ class RunConfig(_Strict):
 
     def preflight_config(self) -> PreflightConfig:
         """The audit, gate and split sections, as ``preflight audit`` takes them."""
-        return PreflightConfig(audit=self.audit, gate=self.gate, split=self.split)
+        return PreflightConfig(
+            audit=self.audit, gate=self.gate, split=self.split, parquet=self.parquet
+        )
 
     def resolved(self, base: Path) -> RunConfig:
         """A copy whose relative paths are taken relative to ``base`` (the config's folder)."""

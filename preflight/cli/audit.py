@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from preflight.pipelines.split import SplitMethod, parse_ratios
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.model import AuditReport
 from preflight.reports.terminal import render_audit
+from preflight.sources.parquet import LabelClass, ParquetOptions, parse_label_map
 from preflight.validators.results import Verdict
 
 _Opt = typer.Option
@@ -59,6 +61,22 @@ def audit(
     ratios: Annotated[
         str | None, _Opt(help="Split ratios, e.g. train=0.7,dev=0.15,eval=0.15.")
     ] = None,
+    label_column: Annotated[
+        str | None, _Opt(help="Parquet: the label column [default: is_control].")
+    ] = None,
+    label_map: Annotated[
+        str | None,
+        _Opt(help="Parquet: label values to classes, e.g. 0=positive,1=negative (the default)."),
+    ] = None,
+    group_column: Annotated[
+        str | None, _Opt(help="Parquet: rows sharing a value must share a split (leak check).")
+    ] = None,
+    split_column: Annotated[
+        str | None, _Opt(help="Parquet: the split column [default: each file's first folder].")
+    ] = None,
+    sample_column: Annotated[
+        str | None, _Opt(help="Parquet: the sample column (e.g. stamp_npz); must be binary.")
+    ] = None,
     json_out: Annotated[Path | None, _Opt("--json", help="Write the JSON report here.")] = None,
     junit: Annotated[
         Path | None, _Opt(help="Write a JUnit XML report here (one case per check).")
@@ -73,7 +91,13 @@ def audit(
     """Scan headers and annotations, build the split, run the gate, and report per split."""
     console, errors = Console(), Console(stderr=True)
     try:
+        tables = {
+            "label_column": label_column, "label_map": _label_map(label_map),
+            "group_column": group_column, "split_column": split_column,
+            "sample_column": sample_column,
+        }  # fmt: skip
         cfg = _config(config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios)
+        cfg = _with_parquet(cfg, tables)
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if not quiet:
@@ -132,6 +156,33 @@ def _config(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"options do not fit together: {problems}") from None
+
+
+def _label_map(text: str | None) -> dict[int | str, LabelClass] | None:
+    """``--label-map 0=positive,1=negative`` as a mapping, or None when not given."""
+    if text is None:
+        return None
+    try:
+        return parse_label_map(text)
+    except ValueError as exc:
+        raise ConfigError(f"--label-map: {exc}") from None
+
+
+def _with_parquet(cfg: PreflightConfig, flags: Mapping[str, object]) -> PreflightConfig:
+    """The config's ``parquet`` section with the Parquet flags that were given on top."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not given:
+        return cfg
+    try:
+        parquet = ParquetOptions.model_validate({**cfg.parquet.model_dump(), **given})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'parquet'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"Parquet options do not fit together: {problems}") from None
+    return cfg.model_copy(update={"parquet": parquet})
 
 
 def write_reports(

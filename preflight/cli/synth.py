@@ -1,28 +1,54 @@
-"""``preflight synth DIR``: write a synthetic seizure corpus with known statistics."""
+"""``preflight synth DIR``: write a synthetic corpus with known statistics.
+
+``--layout tusz|chbmit|bids`` writes EEG recordings and annotations; ``--layout stamps`` writes
+tiers of Parquet image stamps (``cli.synth_stamps``).
+"""
 
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from preflight.cli.synth_stamps import synth_stamps
 from preflight.errors import UsageError
 from preflight.pipelines.synth import Defect, Layout, SynthCorpus, SynthSpec, synthesize
+from preflight.pipelines.synth_stamps import StampDefect, StampSpec
 
-__all__ = ["synth"]
+__all__ = ["SynthLayout", "synth"]
 
 _DEFAULT = SynthSpec()
+_STAMPS = StampSpec()
+
+
+class SynthLayout(StrEnum):
+    """``--layout``: the EEG layouts (``pipelines.synth.Layout``) and Parquet image stamps."""
+
+    TUSZ = Layout.TUSZ.value
+    CHBMIT = Layout.CHBMIT.value
+    BIDS = Layout.BIDS.value
+    STAMPS = "stamps"
+
+
+_DEFAULT_LAYOUT = SynthLayout(_DEFAULT.layout.value)
+_D = TypeVar("_D", Defect, StampDefect)
+_DEFECTS = (
+    f"EEG: {', '.join(d.value for d in Defect)}; stamps: {', '.join(d.value for d in StampDefect)}"
+)
 
 
 def synth(
     directory: Annotated[
         Path, typer.Argument(help="Folder to write; must be new or empty (see --force).")
     ],
-    layout: Annotated[Layout, typer.Option(help="Corpus layout to imitate.")] = _DEFAULT.layout,
+    layout: Annotated[
+        SynthLayout, typer.Option(help="Corpus layout to imitate (stamps: Parquet tiers).")
+    ] = _DEFAULT_LAYOUT,
     patients: Annotated[
         int | None,
         typer.Option(
@@ -53,16 +79,38 @@ def synth(
     sparse: Annotated[
         bool, typer.Option(help="Header-only EDFs over a file hole (for scan benchmarks).")
     ] = False,
-    defect: Annotated[list[Defect] | None, typer.Option(help="Plant a defect; repeatable.")] = None,
+    files: Annotated[
+        int, typer.Option(help="Stamps: Parquet files per tier (debug, train, dev).", min=1)
+    ] = _STAMPS.files_per_tier,
+    rows: Annotated[
+        int, typer.Option(help="Stamps: rows per file.", min=1)
+    ] = _STAMPS.rows_per_file,
+    row_group_rows: Annotated[
+        int, typer.Option(help="Stamps: rows per Parquet row group.", min=1)
+    ] = _STAMPS.row_group_rows,
+    control_fraction: Annotated[
+        float,
+        typer.Option(help="Stamps: share of controls (is_control = 1) per tier.", min=0, max=1),
+    ] = _STAMPS.control_fraction,
+    defect: Annotated[
+        list[str] | None, typer.Option(help=f"Plant a defect; repeatable ({_DEFECTS}).")
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(help="Replace an earlier synthetic corpus in DIR (other files are refused)."),
     ] = False,
 ) -> None:
-    """Write a synthetic seizure corpus (EDF + annotations) and its truth file."""
+    """Write a synthetic corpus (EDF + annotations, or Parquet stamp tiers) and its truth file."""
+    if layout is SynthLayout.STAMPS:
+        defects = _defects(defect, StampDefect)
+        synth_stamps(
+            directory, files=files, rows=rows, row_group_rows=row_group_rows,
+            control_fraction=control_fraction, seed=seed, defect=defects, force=force,
+        )  # fmt: skip
+        return
     try:
         spec = SynthSpec(
-            layout=layout,
+            layout=Layout(layout.value),
             train_patients=_DEFAULT.train_patients if patients is None else patients,
             dev_patients=_DEFAULT.dev_patients if patients is None else patients,
             eval_patients=_DEFAULT.eval_patients if patients is None else patients,
@@ -74,7 +122,7 @@ def synth(
             n_channels=channels,
             seed=seed,
             sparse=sparse,
-            defects=frozenset(defect or ()),
+            defects=frozenset(_defects(defect, Defect)),
         )
         began = time.perf_counter()
         corpus = synthesize(directory, spec, overwrite=force)
@@ -84,6 +132,24 @@ def synth(
         raise typer.Exit(2) from None
     summary = _summary(corpus, time.perf_counter() - began)
     Console().print(summary, markup=False, highlight=False, soft_wrap=True)
+
+
+def _defects(given: list[str] | None, kind: type[_D]) -> list[_D]:
+    """``--defect`` values as the layout's defects; another value exits 2 naming the choices."""
+    out = []
+    for value in given or ():
+        try:
+            out.append(kind(value))
+        except ValueError:
+            choices = ", ".join(d.value for d in kind)
+            Console(stderr=True).print(
+                f"[bold red]error:[/] --defect {escape(value)!r} is not a defect of this layout "
+                f"(choices: {choices})",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+    return out
 
 
 def _summary(corpus: SynthCorpus, seconds: float) -> str:

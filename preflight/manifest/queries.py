@@ -29,8 +29,11 @@ WITH rec AS ({_PER_RECORDING})
 SELECT {{group}} AS split,
        count(*) AS recordings,
        count(DISTINCT patient) AS patients,
-       count(*) FILTER (WHERE events > 0) AS positive_recordings,
-       count(DISTINCT patient) FILTER (WHERE events > 0) AS positive_patients,
+       -- a table's file holds positive rows but no events (a positive window implies an
+       -- event in a recording, so the second term changes nothing there)
+       count(*) FILTER (WHERE events > 0 OR positive_windows > 0) AS positive_recordings,
+       count(DISTINCT patient) FILTER (WHERE events > 0 OR positive_windows > 0)
+           AS positive_patients,
        CAST(sum(events) AS BIGINT) AS events,
        CAST(sum(windows) AS BIGINT) AS windows,
        CAST(sum(positive_windows) AS BIGINT) AS positive_windows,

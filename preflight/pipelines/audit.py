@@ -21,6 +21,8 @@ from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, default_path
 from preflight.manifest.windows import WindowParams
+from preflight.pipelines.discover import SourceFormat, discover
+from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
 from preflight.pipelines.scan import ScanOptions, ScanResult, params_of, scan
 from preflight.pipelines.split import build_split
 from preflight.reports.model import (
@@ -31,6 +33,7 @@ from preflight.reports.model import (
     SplitStats,
     Totals,
 )
+from preflight.sources.parquet import ParquetOptions
 from preflight.validators.results import CheckResult, Severity, verdict
 
 PROVENANCE_KEYS = (
@@ -92,11 +95,13 @@ def audit(
     path = Path(manifest) if manifest is not None else default_path(root)
     with Manifest.open(path) as m:
         started = datetime.now()
-        result = scan(root, m, options)
+        result = _scan(root, m, options, cfg.parquet)
         if result.files == 0:
+            what = (
+                "Parquet file" if m.meta("format") == "parquet" else "recording or annotation file"
+            )
             raise NoUsableInputError(
-                "found no recording or annotation file to audit (is this the corpus root?)",
-                path=root,
+                f"found no {what} to audit (is this the corpus root?)", path=root
             )
         with m.transaction():
             build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
@@ -106,6 +111,23 @@ def audit(
             report = build_report(m, result, reader_checks(totals) + gated, totals)
             _record_audit(m, started, result, options, report, key, gated)
     return report
+
+
+def is_table_source(root: Path, options: ScanOptions, parquet: ParquetOptions) -> bool:
+    """Whether ``root`` is audited as Parquet tables: ``--format parquet``, or ``auto`` and the
+    folder holds Parquet files but no file an EEG reader owns."""
+    if options.fmt is SourceFormat.PARQUET:
+        return True
+    if options.fmt is not SourceFormat.AUTO:
+        return False
+    return not discover(root, SourceFormat.AUTO).files and is_parquet_corpus(root, parquet)
+
+
+def _scan(root: Path, m: Manifest, options: ScanOptions, parquet: ParquetOptions) -> ScanResult:
+    """The EEG scan, or the Parquet one (``is_table_source``)."""
+    if is_table_source(root, options, parquet):
+        return scan_parquet(root, m, parquet)
+    return scan(root, m, options)
 
 
 def build_report(

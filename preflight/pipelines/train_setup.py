@@ -79,6 +79,10 @@ class _Data:
 
 def build_session(config: RunConfig, world: World, start: Start, *, progress: bool) -> Session:
     """Build (or, resuming, restore) everything the loop uses."""
+    from preflight.pipelines import train_stamps  # image stamps: an audited Parquet source
+
+    if train_stamps.is_table_manifest(start.manifest):
+        return train_stamps.build_stamp_session(config, world, start, progress=progress)
     data = _datasets(config, world, start, progress)
     model, raw = _model(config, world, len(data.train.channels), data.train.rate)
     batches = _batch_sampler(config, data.train.index, world)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from preflight.reports.model import AuditReport
+from preflight.reports.model import AuditReport, SplitStats
 from preflight.validators.results import CheckResult, Severity
 
 CORPUS = "corpus"  # the place name of a check that looks at the whole corpus (split is None)
@@ -84,3 +86,110 @@ def percent(part: int, whole: int) -> str:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class SplitColumn:
+    """One column of the per-split table, the same in every rendering.
+
+    Attributes:
+        header: the heading in Markdown and HTML.
+        short: the heading on the terminal.
+        cell: the cell of a split: its text, and whether it is a zero where positives are needed.
+        in_total: shown in the total row (a count of positive recordings is not summed there).
+    """
+
+    header: str
+    short: str
+    cell: Callable[[SplitStats], tuple[str, bool]]
+    in_total: bool = True
+
+
+def is_table_source(report: AuditReport) -> bool:
+    """True for an audit of Parquet tables (a row is a sample, a file a recording)."""
+    return report.provenance.get("format") == "parquet"
+
+
+def split_columns(report: AuditReport) -> list[SplitColumn]:
+    """The per-split columns: seizure recordings' (windows, hours, events), or tables' (files,
+    groups, rows per class), which have no duration and no events to show as zeros."""
+    c = SplitColumn
+    ratio = c(
+        "+windows %",
+        "+%",
+        lambda s: (percent(s.positive_windows, s.windows), s.positive_windows == 0),
+    )
+    if is_table_source(report):
+        return [
+            c("files", "files", lambda s: (f"{s.recordings:,}", s.recordings == 0)),
+            c(
+                "+files",
+                "+files",
+                lambda s: (f"{s.positive_recordings:,}", s.positive_recordings == 0),
+                False,
+            ),
+            c("groups", "groups", lambda s: (f"{s.patients:,}", False)),
+            c("rows", "rows", lambda s: (f"{s.windows:,}", s.windows == 0)),
+            c(
+                "positive rows",
+                "+rows",
+                lambda s: (f"{s.positive_windows:,}", s.positive_windows == 0),
+            ),
+            c(
+                "negative rows",
+                "-rows",
+                lambda s: (f"{s.windows - s.positive_windows:,}", s.windows == s.positive_windows),
+            ),
+            c("+rows %", "+%", ratio.cell),
+        ]
+    return [
+        c("recordings", "rec", lambda s: (f"{s.recordings:,}", False)),
+        c(
+            "+recordings",
+            "+rec",
+            lambda s: (f"{s.positive_recordings:,}", s.positive_recordings == 0),
+            False,
+        ),
+        c("patients", "pat", lambda s: (f"{s.patients:,}", False)),
+        c(
+            "+patients",
+            "+pat",
+            lambda s: (f"{s.positive_patients:,}", s.positive_patients == 0),
+            False,
+        ),
+        c("seizures", "seiz", lambda s: (f"{s.events:,}", s.events == 0)),
+        c("windows", "win", lambda s: (f"{s.windows:,}", s.windows == 0)),
+        c("+windows", "+win", lambda s: (f"{s.positive_windows:,}", s.positive_windows == 0)),
+        ratio,
+        c("hours", "h", lambda s: (f"{s.hours:,.2f}", False)),
+        c("seizure hours", "sz h", lambda s: (f"{s.positive_hours:,.3f}", s.positive_hours == 0)),
+    ]
+
+
+def split_legend(report: AuditReport, *, short: bool) -> str:
+    """What the columns mean."""
+    if is_table_source(report):
+        return (
+            "files: Parquet files (a file is a recording, a row a sample); +files: those holding "
+            "positive rows; groups: distinct values of the group column (a file counts as its "
+            "own group without one); +% the positive share of rows"
+        )
+    if short:
+        return (
+            "rec recordings, pat patients, seiz seizure events, win windows, h hours, sz h "
+            "seizure hours; + marks those holding seizures, +% the positive share of windows"
+        )
+    return "Columns marked + count what holds seizures; seizures counts seizure events."
+
+
+def totals_as_split(report: AuditReport) -> SplitStats:
+    """The totals in the shape of a split row (positive recordings and patients summed)."""
+    t = report.totals
+    splits = report.splits.values()
+    return SplitStats(
+        recordings=t.recordings, patients=t.patients,
+        positive_recordings=sum(s.positive_recordings for s in splits),
+        positive_patients=sum(s.positive_patients for s in splits),
+        events=t.events, windows=t.windows, positive_windows=t.positive_windows,
+        hours=t.hours, positive_hours=t.positive_hours,
+    )  # fmt: skip

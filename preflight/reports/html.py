@@ -15,14 +15,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from preflight.reports.formatting import (
+    SplitColumn,
     counts,
     format_value,
+    is_table_source,
     ordered_checks,
     percent,
     place,
+    split_columns,
+    split_legend,
     split_method,
     status,
     summary,
+    totals_as_split,
 )
 from preflight.reports.model import AuditReport, SplitStats
 from preflight.reports.plots import Figure, PlotData, audit_figures
@@ -77,6 +82,7 @@ def render_html(
     """
     from preflight import __version__
 
+    columns = split_columns(report)
     context = {
         "title": title,
         "version": __version__,
@@ -86,8 +92,10 @@ def render_html(
         "manifest": report.manifest,
         "split_method": split_method(report),
         "totals": _totals(report),
-        "splits": [_split_row(name, s) for name, s in report.splits.items()],
-        "total_row": _split_row("total", _as_split(report)),
+        "columns": [c.header for c in columns],
+        "legend": split_legend(report, short=False),
+        "splits": [_split_row(name, s, columns) for name, s in report.splits.items()],
+        "total_row": _split_row("total", totals_as_split(report), columns),
         "checks": [_check_row(c) for c in ordered_checks(report.checks)],
         "rejected": [
             {
@@ -121,6 +129,17 @@ def _environment() -> jinja2.Environment:
 def _totals(report: AuditReport) -> list[tuple[str, str, bool]]:
     """(label, value, alarming) cards for the corpus totals."""
     t = report.totals
+    if is_table_source(report):
+        negative = t.windows - t.positive_windows
+        return [
+            ("files", f"{t.recordings:,}", t.recordings == 0),
+            ("groups", f"{t.patients:,}", t.patients == 0),
+            ("rows", f"{t.windows:,}", t.windows == 0),
+            ("positive rows", f"{t.positive_windows:,}", t.positive_windows == 0),
+            ("negative rows", f"{negative:,}", negative == 0),
+            ("positive %", percent(t.positive_windows, t.windows), t.positive_windows == 0),
+            ("rejected inputs", f"{t.rejected:,}", t.rejected > 0),
+        ]
     return [
         ("recordings", f"{t.recordings:,}", t.recordings == 0),
         ("patients", f"{t.patients:,}", t.patients == 0),
@@ -133,39 +152,8 @@ def _totals(report: AuditReport) -> list[tuple[str, str, bool]]:
     ]
 
 
-def _as_split(report: AuditReport) -> SplitStats:
-    """The totals in the shape of a split row (positive recordings/patients summed)."""
-    t = report.totals
-    splits = report.splits.values()
-    return SplitStats(
-        recordings=t.recordings,
-        patients=t.patients,
-        positive_recordings=sum(s.positive_recordings for s in splits),
-        positive_patients=sum(s.positive_patients for s in splits),
-        events=t.events,
-        windows=t.windows,
-        positive_windows=t.positive_windows,
-        hours=t.hours,
-        positive_hours=t.positive_hours,
-    )
-
-
-def _split_row(name: str, s: SplitStats) -> dict[str, Any]:
-    return {
-        "name": name,
-        "cells": [
-            (f"{s.recordings:,}", False),
-            (f"{s.positive_recordings:,}", s.positive_recordings == 0),
-            (f"{s.patients:,}", False),
-            (f"{s.positive_patients:,}", s.positive_patients == 0),
-            (f"{s.events:,}", s.events == 0),
-            (f"{s.windows:,}", s.windows == 0),
-            (f"{s.positive_windows:,}", s.positive_windows == 0),
-            (percent(s.positive_windows, s.windows), s.positive_windows == 0),
-            (f"{s.hours:,.2f}", False),
-            (f"{s.positive_hours:,.3f}", s.positive_hours == 0),
-        ],
-    }
+def _split_row(name: str, s: SplitStats, columns: list[SplitColumn]) -> dict[str, Any]:
+    return {"name": name, "cells": [c.cell(s) for c in columns]}
 
 
 def _check_row(check: CheckResult) -> dict[str, str]:

@@ -12,11 +12,13 @@ import re
 from preflight.reports.formatting import (
     format_value,
     ordered_checks,
-    percent,
     place,
+    split_columns,
+    split_legend,
     split_method,
     status,
     summary,
+    totals_as_split,
 )
 from preflight.reports.model import AuditReport
 from preflight.validators.results import CheckResult
@@ -75,34 +77,17 @@ def _table(header: list[str], rows: list[list[str]], align: str) -> str:
 
 
 def _splits(report: AuditReport) -> str:
-    header = [
-        "split", "recordings", "+recordings", "patients", "+patients", "seizures",
-        "windows", "+windows", "+windows %", "hours", "seizure hours",
-    ]  # fmt: skip
+    columns = split_columns(report)
+    header = ["split", *(c.header for c in columns)]
     rows = [
-        [
-            escape_markdown(name),
-            str(s.recordings),
-            str(s.positive_recordings),
-            str(s.patients),
-            str(s.positive_patients),
-            str(s.events),
-            f"{s.windows:,}",
-            f"{s.positive_windows:,}",
-            percent(s.positive_windows, s.windows),
-            f"{s.hours:.2f}",
-            f"{s.positive_hours:.3f}",
-        ]
+        [escape_markdown(name), *(c.cell(s)[0] for c in columns)]
         for name, s in report.splits.items()
     ]
-    t = report.totals
-    rows.append([
-        "**total**", str(t.recordings), "", str(t.patients), "", str(t.events),
-        f"{t.windows:,}", f"{t.positive_windows:,}", percent(t.positive_windows, t.windows),
-        f"{t.hours:.2f}", f"{t.positive_hours:.3f}",
-    ])  # fmt: skip
-    legend = "Columns marked + count what holds seizures; seizures counts seizure events."
-    return "### Splits\n\n" + _table(header, rows, "l" + "r" * 10) + f"\n\n{legend}"
+    total = totals_as_split(report)
+    rows.append(["**total**", *(c.cell(total)[0] if c.in_total else "" for c in columns)])
+    legend = split_legend(report, short=False)
+    align = "l" + "r" * len(columns)
+    return "### Splits\n\n" + _table(header, rows, align) + f"\n\n{legend}"
 
 
 def _checks_table(checks: list[CheckResult]) -> str:

@@ -6,14 +6,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from preflight.reports.formatting import (
+    is_table_source,
+    split_columns,
+    split_legend,
+    totals_as_split,
+)
 from preflight.reports.model import AuditReport
 from preflight.validators.results import Severity, Verdict
 
 MAX_REJECTED_SHOWN = 20
-_LEGEND = (
-    "rec recordings, pat patients, seiz seizure events, win windows, h hours, sz h seizure "
-    "hours; + marks those holding seizures, +% the positive share of windows"
-)
 
 
 def render_audit(report: AuditReport, console: Console) -> None:
@@ -46,36 +48,19 @@ def render_audit(report: AuditReport, console: Console) -> None:
 
 def _split_table(report: AuditReport) -> Table:
     w = report.provenance
-    title = f"Audit: windows of {w.get('window_s')} s, stride {w.get('stride_s')} s"
-    table = Table(title=title, title_justify="left", caption=_LEGEND, caption_justify="left")
-    for name in (
-        "split",
-        "rec",
-        "+rec",
-        "pat",
-        "+pat",
-        "seiz",
-        "win",
-        "+win",
-        "+%",
-        "h",
-        "sz h",
-    ):
-        table.add_column(name, justify="left" if name == "split" else "right", no_wrap=True)
+    title = (
+        "Audit: Parquet tables, a row per sample"
+        if is_table_source(report)
+        else f"Audit: windows of {w.get('window_s')} s, stride {w.get('stride_s')} s"
+    )
+    legend = split_legend(report, short=True)
+    table = Table(title=title, title_justify="left", caption=legend, caption_justify="left")
+    columns = split_columns(report)
+    table.add_column("split", justify="left", no_wrap=True)
+    for column in columns:
+        table.add_column(column.short, justify="right", no_wrap=True)
     for name, s in report.splits.items():
-        table.add_row(
-            escape(name), str(s.recordings), str(s.positive_recordings), str(s.patients),
-            str(s.positive_patients), str(s.events), f"{s.windows:,}", f"{s.positive_windows:,}",
-            _pct(s.positive_windows, s.windows), f"{s.hours:.2f}", f"{s.positive_hours:.3f}",
-        )  # fmt: skip
-    t = report.totals
-    table.add_row(
-        "[bold]total[/bold]", str(t.recordings), "", str(t.patients), "", str(t.events),
-        f"{t.windows:,}", f"{t.positive_windows:,}", _pct(t.positive_windows, t.windows),
-        f"{t.hours:.2f}", f"{t.positive_hours:.3f}",
-    )  # fmt: skip
+        table.add_row(escape(name), *(column.cell(s)[0] for column in columns))
+    total = totals_as_split(report)
+    table.add_row("[bold]total[/bold]", *(c.cell(total)[0] if c.in_total else "" for c in columns))
     return table
-
-
-def _pct(part: int, whole: int) -> str:
-    return "-" if whole == 0 else f"{100.0 * part / whole:.2f}"

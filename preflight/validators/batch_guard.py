@@ -29,6 +29,7 @@ scalars on the host.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -190,11 +191,12 @@ def _count(mask: np.ndarray) -> np.ndarray:
 
 
 def _shape_problems(
-    x: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, channels: int, samples: int
+    x: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, sample_shape: tuple[int, ...]
 ) -> list[str]:
     problems = []
-    if x.ndim != 3 or tuple(x.shape[1:]) != (channels, samples):
-        problems.append(f"x has shape {tuple(x.shape)}, expected (B, {channels}, {samples})")
+    if x.ndim != 1 + len(sample_shape) or tuple(x.shape[1:]) != sample_shape:
+        expected = ", ".join(map(str, ("B", *sample_shape)))
+        problems.append(f"x has shape {tuple(x.shape)}, expected ({expected})")
     b = x.shape[0] if x.ndim else -1
     if tuple(y.shape) != (b,):
         problems.append(f"y has shape {tuple(y.shape)}, expected ({b},)")
@@ -209,6 +211,9 @@ class BatchGuard:
     Args:
         expected_channels: C of ``x`` (B, C, T).
         expected_samples: T of ``x``.
+        sample_shape: the shape of one sample instead, for other data: ``(3, 64, 64)`` for image
+            stamps (B, 3, 64, 64). Its first axis is the channel axis of the value checks, the
+            rest flattened into T. Give either this or both of the above.
         min_positives: positives every batch must hold (the batch sampler's promise).
         max_quarantine_fraction: above this share of quarantined batches the run stops.
         min_batches: batches to see before the fraction is judged.
@@ -220,9 +225,10 @@ class BatchGuard:
 
     def __init__(
         self,
-        expected_channels: int,
-        expected_samples: int,
+        expected_channels: int | None = None,
+        expected_samples: int | None = None,
         *,
+        sample_shape: tuple[int, ...] | None = None,
         min_positives: int = 0,
         max_quarantine_fraction: float = 0.05,
         min_batches: int = 20,
@@ -231,8 +237,18 @@ class BatchGuard:
     ) -> None:
         if not 0.0 <= max_quarantine_fraction <= 1.0:
             raise UsageError(f"max_quarantine_fraction {max_quarantine_fraction} is not in [0, 1]")
-        self.channels = expected_channels
-        self.samples = expected_samples
+        if (sample_shape is None) == (expected_channels is None or expected_samples is None):
+            raise UsageError(
+                "give the batch guard either expected_channels and expected_samples (B, C, T), "
+                "or sample_shape"
+            )
+        if sample_shape is None:
+            sample_shape = (int(expected_channels or 0), int(expected_samples or 0))
+        if not sample_shape or any(n < 1 for n in sample_shape):
+            raise UsageError(f"sample_shape {sample_shape} must hold positive sizes")
+        self.sample_shape = tuple(sample_shape)
+        self.channels = self.sample_shape[0]
+        self.samples = math.prod(self.sample_shape[1:])
         self.min_positives = min_positives
         self.max_quarantine_fraction = max_quarantine_fraction
         self.min_batches = min_batches
@@ -256,7 +272,7 @@ class BatchGuard:
         if not tensors:
             kinds = ", ".join(type(t).__name__ for t in (x, y, ids))
             issues.add(GuardCheck.DTYPE, Severity.ERROR, f"x, y, ids must be tensors, got {kinds}")
-        elif problems := _shape_problems(x, y, ids, self.channels, self.samples):
+        elif problems := _shape_problems(x, y, ids, self.sample_shape):
             issues.add(GuardCheck.SHAPE, Severity.ERROR, "; ".join(problems))
         else:
             self._check_dtypes(x, ids, issues)
@@ -304,6 +320,7 @@ class BatchGuard:
         run 4-10x faster than torch's, and it never waits on intra-op threads.
         """
         a = x.detach().to("cpu", torch.float32).numpy()  # (B, C, T); no copy for CPU float32
+        a = a.reshape(a.shape[0], self.channels, -1)  # (B, C, H*W) for image samples
         low = a.min(axis=-1, keepdims=True)  # (B, C, 1); NaN and Inf propagate
         high = a.max(axis=-1, keepdims=True)  # (B, C, 1)
         finite = np.isfinite(low[..., 0]) & np.isfinite(high[..., 0])  # (B, C)

@@ -9,7 +9,8 @@ one rule in ``results.verdict``). Its checks come from three places:
   ``positive_fraction_bounds``, ``balanced_sampling_needed``, ``auroc_defined``,
   ``sampler_feasible`` (the packaged seizure suite's names);
 * plain SQL, because they compare splits or look at the whole corpus: ``splits_present``,
-  ``patient_disjoint``, ``recording_disjoint``, ``split_fraction_ratio``, ``rejected_fraction``.
+  ``patient_disjoint``, ``recording_disjoint``, ``group_disjoint`` (Parquet tables with a group
+  column: ``group_leaks``), ``split_fraction_ratio``, ``rejected_fraction``.
 
 A corpus with the single split ``all`` trains on it and has no cross-split checks.
 """
@@ -29,6 +30,7 @@ from preflight.config import GateConfig
 from preflight.errors import ConfigError, ManifestError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
+from preflight.validators.group_leaks import group_disjoint
 from preflight.validators.results import CheckResult, Severity, Verdict, verdict
 from preflight.validators.schemas import SCHEMA_TABLES, check_schemas
 from preflight.validators.suites import AGGREGATE_COLUMNS, Role, Suite, load_suite, run_suite
@@ -38,8 +40,8 @@ __all__ = ["BUILTIN_CHECKS", "GateResult", "aggregate_frame", "run_gate", "split
 UNSPLIT = "all"  # the split name of a corpus without one (queries.SPLIT_ORDER)
 EXAMPLES = 5  # leaked patients or recordings named in a message
 BUILTIN_CHECKS = (
-    "splits_present", "patient_disjoint", "recording_disjoint", "split_fraction_ratio",
-    "rejected_fraction", *(f"schema_{t}" for t in SCHEMA_TABLES),
+    "splits_present", "patient_disjoint", "recording_disjoint", "group_disjoint",
+    "split_fraction_ratio", "rejected_fraction", *(f"schema_{t}" for t in SCHEMA_TABLES),
 )  # fmt: skip
 _REQUIRED_TABLES = (*SCHEMA_TABLES, "rejected", "files", "meta")
 
@@ -95,11 +97,10 @@ def run_gate(
         checks.append(_splits_present(list(frame["split"]), config))
         checks += run_suite(chosen, frame, config)
         if len(frame) > 1:
-            checks += [
-                _patient_disjoint(manifest),
-                _recording_disjoint(manifest),
-                _split_fraction_ratio(frame, config),
-            ]
+            checks += [_patient_disjoint(manifest), _recording_disjoint(manifest)]
+            groups = group_disjoint(manifest) if manifest.meta("format") == "parquet" else None
+            checks += [groups] if groups is not None else []
+            checks.append(_split_fraction_ratio(frame, config))
         checks.append(_rejected_fraction(manifest, config))
     overrides = config.severities
     checks = [
@@ -139,9 +140,19 @@ def aggregate_frame(stats: dict[str, dict[str, Any]], config: GateConfig) -> pd.
                 "negative_windows": windows - positive,
                 "positive_fraction": positive / windows if windows else 0.0,
                 "classes": int(positive > 0) + int(windows - positive > 0),
+                "class_mix": _class_mix(positive, windows - positive),
             }
         )
     return pd.DataFrame(rows, columns=list(AGGREGATE_COLUMNS))
+
+
+def _class_mix(positive: int, negative: int) -> str:
+    """The classes a split holds, in words for messages: ``one class (positive only)``."""
+    if positive and negative:
+        return "both classes"
+    if positive or negative:
+        return f"one class ({'positive' if positive else 'negative'} only)"
+    return "no rows"
 
 
 def _default_suite(m: Manifest) -> str:

@@ -52,7 +52,7 @@ PACKAGED_SUITES = ("seizure", "binary_table")
 AGGREGATE_COLUMNS = (
     "split", "role", "recordings", "patients", "positive_recordings", "positive_patients",
     "positive_events", "windows", "positive_windows", "negative_windows", "positive_fraction",
-    "classes", "hours", "positive_hours",
+    "classes", "class_mix", "hours", "positive_hours",
 )  # fmt: skip
 
 PARAMETERS = (
