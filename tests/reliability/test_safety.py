@@ -265,9 +265,19 @@ def test_loads_are_safe_and_sql_is_parameterised(path: Path) -> None:
     assert ast_violations(path.read_text(encoding="utf-8"), _relative(path)) == []
 
 
+# The Parquet source is developed on its own branch; its entries apply once it is merged here.
+NOT_YET_MERGED = {
+    "pipelines/parquet_scan.py",
+    "pipelines/parquet_read.py",
+    "pipelines/parquet_judge.py",
+}
+
+
 def test_sql_allowlist_has_no_stale_entries() -> None:
     """Every allowed site still builds SQL from strings (else its entry must go)."""
     for module, function in SQL_ALLOWED:
+        if module in NOT_YET_MERGED and not (PACKAGE / module).exists():
+            continue
         found = ast_violations((PACKAGE / module).read_text(encoding="utf-8"), module, {})
         assert any(f.startswith(f"{function}: SQL built") for f in found), (module, function)
 
