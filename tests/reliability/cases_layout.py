@@ -263,11 +263,6 @@ LAYOUT_CASES = [
         reason="undecodable",
         line=None,
         path="edfplus/caf\\xe9.edf",
-        bug=(
-            "a file name that is not UTF-8 crashes the audit with a traceback: the surrogate-"
-            "escaped str from os.scandir reaches pyarrow in pipelines/parse.parse_chunk "
-            "(UnicodeEncodeError: surrogates not allowed), exit 1. Expected: rejected "
-            "`undecodable` under a printable path (bytes shown as \\xNN), the rest audited"
-        ),
+        needle="name is not valid UTF-8",
     ),
 ]

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -72,6 +73,12 @@ def inputs_of(root: Path) -> set[str]:
 def printable(path: str) -> str:
     """A path as reports should name it: bytes that are not UTF-8 shown as ``\\xNN``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def on_disk(root: Path, path: str) -> bytes:
+    """The file a report's printable ``path`` names (``\\xNN`` back to its byte)."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), path.encode("utf-8"))
+    return os.fsencode(root) + b"/" + raw
 
 
 @pytest.fixture(scope="session")
@@ -208,7 +215,7 @@ def check_audit(case: BadInput, outcome: Outcome, base_recordings: int) -> None:
     both = used & rejected_paths
     assert all(p.endswith(MULTI_RECORDING) for p in both), both
     for path in rejected_paths:
-        assert os.path.lexists(outcome.root / path), path
+        assert os.path.lexists(on_disk(outcome.root, path)), path
     accepted_file = case.reason == ACCEPTED and is_input(Path(case.path).name)
     if accepted_file and os.path.isfile(outcome.root / case.path):
         assert case.path in used
