@@ -19,6 +19,7 @@ from preflight.errors import InputError, Reason
 from preflight.pipelines.discover import Found, Kind
 from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
+from preflight.sources.text import open_regular
 
 _ANNOTATION_READERS: dict[Kind, tuple[Callable[[str], AnnotationFileResult], str, str]] = {
     Kind.TUSZ_CSV: (tusz.read_csv, tusz.CSV_READER_NAME, tusz.READER_VERSION),
@@ -180,8 +181,9 @@ def arrow_schema(table: str) -> Any:
 
 
 def _hash_small_file(path: str) -> str:
-    # Annotation files are small (kilobytes to a few megabytes): hash them whole.
-    with open(path, "rb") as fh:
+    # Annotation files are small (kilobytes to a few megabytes): hash them whole. Only a regular
+    # file: a FIFO named .csv_bi would block the scan, a link to /dev/zero never end.
+    with os.fdopen(open_regular(path), "rb") as fh:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
 
 

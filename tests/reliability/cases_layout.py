@@ -187,11 +187,6 @@ LAYOUT_CASES = [
         line=None,
         path=f"{P.tusz_dir}/pipe.csv_bi",
         needle="not a regular file",
-        bug=(
-            "pipelines/parse.parse_file opens annotation files without checking they are "
-            "regular files (_hash_small_file, then text.read_lines): a FIFO named .csv_bi "
-            "blocks the audit forever (a symlink to /dev/zero would read until memory runs out)"
-        ),
     ),
     BadInput(
         id="symlink_loop_folder",
