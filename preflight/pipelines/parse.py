@@ -8,9 +8,12 @@ process never converts hundreds of thousands of rows in Python, it only counts f
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import posixpath
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +190,31 @@ def _hash_small_file(path: str) -> str:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
 
 
-def worker_init() -> None:
-    """Keep worker processes from oversubscribing the cores with library threads."""
+def worker_init(parent: int | None = None) -> None:
+    """Set up a worker process of the scan's pool.
+
+    Keeps workers from oversubscribing the cores with library threads and, given the pid of
+    the process that forked it, makes the worker die with that process: a forked worker holds
+    the call queue's write end itself, so it would never see EOF and would sleep forever after
+    a SIGKILLed audit.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if parent is not None:
+        _die_with(parent)
+
+
+# linux/prctl.h: deliver a signal to this process when the thread that forked it exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when ``parent`` dies; exit if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the parent check below still closes the common case
+    # The parent may have died between the fork and the prctl: then nothing will signal us.
+    if os.getppid() != parent:
+        os._exit(1)

@@ -135,7 +135,10 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
             return read
         # fork: workers start in milliseconds and inherit the imported readers.
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=worker_init) as pool:
+        parent = os.getpid()  # the workers die with this process (see worker_init)
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=worker_init, initargs=(parent,)
+        ) as pool:
             futures = [
                 pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
             ]
