@@ -49,7 +49,7 @@ from preflight.sources.text import open_regular
 __all__ = ["READER_NAME", "READER_VERSION", "content_fingerprint", "read_header"]
 
 READER_NAME = "edf-header"
-READER_VERSION = "1"
+READER_VERSION = "2"  # 2: EDF+ seizure annotations with a negative onset are rejected
 
 _EDF_MAGIC = b"0       "
 _BDF_MAGIC = b"\xffBIOSEMI"

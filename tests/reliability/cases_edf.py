@@ -294,11 +294,6 @@ EDF_CASES = [
         also=((BCKG_CSV, "recording_rejected"),),
         delta=-1,
         needle="of 96 bytes",
-        bug=(
-            "derive._match_edfs looks for the rejected recording as `<key>.edf` only: the "
-            ".csv_bi of a rejected .bdf is reported `missing_recording` ('annotates "
-            "aaaaaaab_s001_t001.edf, which is not present') instead of `recording_rejected`"
-        ),
     ),
     BadInput(
         id="edfplus_undecodable_annotation",
@@ -332,12 +327,6 @@ EDF_CASES = [
         path=P.edfplus,
         delta=-1,
         needle="has no duration",
-        bug=(
-            "in --format auto an EDF+ file whose seizure annotation has no duration is rejected "
-            "as `missing_annotations` ('no annotation file found ... use --format edfplus'): "
-            "derive._load_sources keeps EDF+ sources only when ann_events holds a positive "
-            "event, so the reader's bad_interval problem is dropped"
-        ),
     ),
     BadInput(
         id="edfplus_negative_onset",
@@ -348,11 +337,6 @@ EDF_CASES = [
         line=None,
         path=P.edfplus,
         delta=-1,
-        bug=(
-            "sources/edfplus.annotations_from_header accepts a negative onset: the event "
-            "(-5, 5) reaches events/seizures and the whole corpus fails the gate's "
-            "schema_events/schema_seizures checks instead of this file being rejected "
-            "`bad_interval` as every text reader does"
-        ),
+        needle="annotation 1 ('Seizure' at -5 s) starts before the recording",
     ),
 ]
