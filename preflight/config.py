@@ -206,6 +206,9 @@ def load_config(path: str | Path) -> PreflightConfig:
 
 _M = TypeVar("_M", bound=BaseModel)
 
+# The validation-context key holding the folder of the config file being read.
+CONFIG_FOLDER = "config_folder"
+
 
 def load_model(path: Path, model: type[_M], sections: str) -> _M:
     """Read ``path`` as YAML and validate it as ``model`` (the machinery of ``load_config``).
@@ -242,7 +245,8 @@ def load_model(path: Path, model: type[_M], sections: str) -> _M:
             line=1,
         )
     try:
-        return model.model_validate(data)
+        # Validators that check paths against the file's folder find it in the context.
+        return model.model_validate(data, context={CONFIG_FOLDER: path.parent.absolute()})
     except ValidationError as exc:
         problems = sorted(
             (_locate(err, lines) for err in exc.errors()), key=lambda p: p[1] or 1 << 30

@@ -6,7 +6,8 @@ that are only safe with the right arguments (``np.load(allow_pickle=False)``,
 ``torch.load(weights_only=True)``) and for SQL assembled from strings. Each scanner is first
 shown to catch a planted violation. Then end to end: a corpus whose folder, file names and
 manifest path hold quotes, SQL, unicode, brackets and ``<script>`` is audited, and every report
-written by the CLI escapes them.
+written by the CLI escapes them. Last, the output paths of a run config (manifest, cache,
+checkpoints) cannot leave the config file's folder.
 """
 
 from __future__ import annotations
@@ -375,3 +376,68 @@ def test_nothing_is_left_in_the_temporary_folder(
     audit(root, manifest=tmp_path / "m.duckdb")
     assert os.listdir(scratch) == []
     shutil.rmtree(scratch)
+
+
+# --- output paths in a run config stay inside the config's folder ------------------------------
+
+ESCAPES = [
+    ("checkpoint: {dir: ../runs}", "checkpoint.dir (line 2)"),
+    ("checkpoint: {dir: runs/../../runs}", "checkpoint.dir (line 2)"),
+    ("checkpoint: {dir: /tmp/elsewhere}", "checkpoint.dir (line 2)"),
+    ("data: {source: corpus, manifest: ../m.duckdb}", "data.manifest (line 2)"),
+    ("data: {source: corpus, cache: link/cache}", "data.cache (line 2)"),
+]
+
+
+@pytest.fixture
+def config_folder(tmp_path: Path) -> Path:
+    """A config's folder; ``link`` inside it is a symlink to a folder outside."""
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (tmp_path / "outside").mkdir()
+    (folder / "link").symlink_to(tmp_path / "outside")
+    return folder
+
+
+@pytest.mark.parametrize(("line", "key"), ESCAPES)
+def test_an_output_path_cannot_escape_the_config_folder(
+    config_folder: Path, line: str, key: str
+) -> None:
+    from preflight.errors import ConfigError
+    from preflight.run_config import load_run_config
+
+    path = config_folder / "run.yaml"
+    first = "# a run config" if line.startswith("data:") else "data: {source: corpus}"
+    path.write_text(f"{first}\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    assert key in str(info.value)
+    assert "outside the config file's folder" in str(info.value)
+    assert info.value.path == str(path)
+    assert info.value.line == 2
+
+
+def test_output_paths_inside_the_config_folder_are_kept(config_folder: Path) -> None:
+    from preflight.run_config import load_run_config
+
+    path = config_folder / "run.yaml"
+    inside = config_folder / "runs"
+    path.write_text(
+        "data: {source: ../corpus, manifest: m/manifest.duckdb, cache: sub/../cache}\n"
+        f"checkpoint: {{dir: {inside}}}\n",
+        encoding="utf-8",
+    )
+    config = load_run_config(path)  # the source is input, not output: it may lie anywhere
+    assert config.checkpoint.dir == inside
+    assert config.data.manifest == config_folder.absolute() / "m/manifest.duckdb"
+
+
+def test_train_refuses_an_escaping_path_before_writing_anything(config_folder: Path) -> None:
+    path = config_folder / "run.yaml"
+    path.write_text("data: {source: corpus}\ncheckpoint: {dir: ../../runs}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", str(path)], env={"COLUMNS": "2000"})
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "run.yaml:2: checkpoint.dir (line 2)" in text
+    assert sorted(p.name for p in config_folder.iterdir()) == ["link", "run.yaml"]
+    assert not (config_folder.parent.parent / "runs").exists()
