@@ -36,6 +36,44 @@ PENDING = (
 )
 
 
+# Faults and safety guarantees, each with the test that holds it (listed after the cases).
+FAULTS = (
+    ("an audit SIGKILLed at 20 seeded moments", "the manifest is as before or complete, never "
+     "half-written; the next audit gives an uninterrupted audit's figures",
+     ("test_faults.py::test_sigkill_at_random_points_leaves_a_whole_manifest",)),
+    ("an audit SIGKILLed while parsing, loading, deriving, splitting, gating, recording",
+     "the same: one transaction from the scan to the audit record",
+     ("test_faults.py::test_kill_at_a_named_point",)),
+    ("an audit SIGKILLed with its worker pool up", "the workers die with it (PR_SET_PDEATHSIG)",
+     ("test_faults.py::test_workers_die_with_a_killed_audit",)),
+    ("two audits of one manifest", "the second waits (30 s) or fails naming the manifest, exit 2",
+     ("test_faults.py::test_second_audit_waits_for_the_first",
+      "test_faults.py::test_second_open_fails_with_a_clear_message",
+      "test_faults.py::test_cli_reports_a_held_manifest_and_exits_2",
+      "test_faults.py::test_two_concurrent_audits_both_finish")),
+    ("the manifest already open read-only in this process", "a message that says so (no advice "
+     "to delete it)", ("test_faults.py::test_audit_while_this_process_reads_the_manifest",)),
+    ("a full disk while writing a report", "exit 2 naming the file; the old report kept, no "
+     "temporary file left", ("test_faults.py::test_full_disk_while_writing_the_report",)),
+    ("`preflight train` SIGKILLed, its newest checkpoint torn", "`--resume` reports the torn "
+     "file, resumes from the previous one and ends with the uninterrupted run's weights "
+     "(`torch.equal`)",
+     ("test_train_faults.py",
+      "../integration/test_train.py::test_resume_ends_with_the_uninterrupted_weights",
+      "../integration/test_train.py::test_corrupted_latest_checkpoint_falls_back_to_the_previous")),
+    ("untrusted bytes", "no unpickling, eval or unsafe YAML in the package; SQL only with "
+     "bound parameters; HTML, Markdown, JUnit and terminal reports escape every data string",
+     ("test_safety.py",)),
+    ("`[`, `*` or `?` in TMPDIR", "nothing lost (staged files are named literally)",
+     ("test_safety.py::test_a_temporary_folder_with_glob_characters_loses_nothing",)),
+    ("a run config writing outside its folder", "exit 2 naming key and line, nothing written",
+     ("test_safety.py::test_an_output_path_cannot_escape_the_config_folder",
+      "test_safety.py::test_train_refuses_an_escaping_path_before_writing_anything")),
+    ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
+     "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
+)  # fmt: skip
+
+
 def _outcome(case: BadInput) -> str:
     if case.reason == ACCEPTED:
         return "accepted, audited"
@@ -74,6 +112,15 @@ def markdown() -> str:
         lines.append(f"| `{case.id}` | {case.kind} | {description} | {_outcome(case)} | {status} |")
     for case_id, kind, why in PENDING:
         lines.append(f"| `{case_id}` | {kind.lower()} | {why} | | pending |")
+    lines += [
+        "",
+        "## Faults and safety",
+        "",
+        "| fault | guarantee | test (under `tests/reliability/`) |",
+        "|---|---|---|",
+    ]
+    for what, held, tests in FAULTS:
+        lines.append(f"| {what} | {held} | " + ", ".join(f"`{t}`" for t in tests) + " |")
     return "\n".join(lines) + "\n"
 
 

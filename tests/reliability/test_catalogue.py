@@ -33,6 +33,7 @@ from tests.reliability.catalogue import (
     CATALOGUE_MD,
     CONFIG,
     CONFIG_ERROR,
+    FAULTS,
     KINDS,
     BadInput,
     Outcome,
@@ -309,3 +310,13 @@ def test_every_kind_broken_at_once(base_corpus: tuple[Path, int], tmp_path: Path
     rejected = {path for path, _ in got}
     for path in inputs_of(root):
         assert path in used | rejected, f"{path} was lost"
+
+
+def test_every_fault_names_tests_that_exist() -> None:
+    """The faults table of CATALOGUE.md points at real test files and functions."""
+    here = Path(__file__).parent
+    for _, _, tests in FAULTS:
+        for test in tests:
+            file, _, function = test.partition("::")
+            source = (here / file).read_text(encoding="utf-8")
+            assert not function or f"def {function}(" in source, test
