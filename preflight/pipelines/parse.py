@@ -191,7 +191,7 @@ def _hash_small_file(path: str) -> str:
 
 
 def worker_init(parent: int | None = None) -> None:
-    """Set up a worker process of the scan's pool.
+    """Set up a worker process of the scan's (or the cache builder's) pool.
 
     Keeps workers from oversubscribing the cores with library threads and, given the pid of
     the process that forked it, makes the worker die with that process: a forked worker holds
