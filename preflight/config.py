@@ -17,7 +17,8 @@ A config file has up to four sections, each optional::
       label_map: {0: positive, 1: negative}
       group_column: region
 
-Unknown keys are errors (a misspelt threshold must not silently keep its default). A training
+Unknown keys are errors (a misspelt threshold must not silently keep its default), and so are
+YAML anchors and aliases (a self-referencing or nested alias is a hang, not a config). A training
 run's config (``preflight train CONFIG``) adds sections of its own: see ``preflight.run_config``,
 which reads it with the loader here.
 """
@@ -204,14 +205,18 @@ def load_config(path: str | Path) -> PreflightConfig:
         The validated config; missing sections and fields take their defaults.
 
     Raises:
-        ConfigError: the file cannot be read, is not YAML, is not a mapping, repeats a key, or
-            a value is unknown, of the wrong type or out of range. The message names every
-            offending key as a dotted path with its line (``gate.batch_size (line 4): ...``).
+        ConfigError: the file cannot be read, is not YAML, holds a YAML anchor or alias, is not a
+            mapping, repeats a key, or a value is unknown, of the wrong type or out of range. The
+            message names every offending key as a dotted path with its line
+            (``gate.batch_size (line 4): ...``).
     """
     return load_model(Path(path), PreflightConfig, "audit, gate, split, parquet")
 
 
 _M = TypeVar("_M", bound=BaseModel)
+
+# The validation-context key holding the folder of the config file being read.
+CONFIG_FOLDER = "config_folder"
 
 
 def load_model(path: Path, model: type[_M], sections: str) -> _M:
@@ -232,6 +237,7 @@ def load_model(path: Path, model: type[_M], sections: str) -> _M:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file: {exc}", path=path) from None
     try:
+        _refuse_aliases(text, path)
         data = yaml.safe_load(text)
         lines = _key_lines(yaml.compose(text), (), path)
     except yaml.YAMLError as exc:
@@ -248,13 +254,38 @@ def load_model(path: Path, model: type[_M], sections: str) -> _M:
             line=1,
         )
     try:
-        return model.model_validate(data)
+        # Validators that check paths against the file's folder find it in the context.
+        return model.model_validate(data, context={CONFIG_FOLDER: path.parent.absolute()})
     except ValidationError as exc:
         problems = sorted(
             (_locate(err, lines) for err in exc.errors()), key=lambda p: p[1] or 1 << 30
         )
         message = "; ".join(p for p, _ in problems)
         raise ConfigError(message, path=path, line=problems[0][1]) from None
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Config files hold no YAML anchors or aliases (``&name``, ``*name``).
+
+    An alias can refer to its own anchor (a value that contains itself) or nest (a 400-byte
+    "billion laughs" file that expands to 10^9 values): neither can be a meaningful config,
+    and refusing both outright is simpler and safer than bounding them. The parser's events
+    are read one at a time, so nothing is expanded to find them.
+
+    Raises:
+        ConfigError: the first anchor or alias, with its line.
+    """
+    for event in yaml.parse(text):
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            mark = event.start_mark
+            raise ConfigError(
+                f"YAML anchors and aliases ({sign}{anchor}) are not allowed in a config file; "
+                "write the values out",
+                path=path,
+                line=None if mark is None else mark.line + 1,
+            )
 
 
 def _locate(err: Any, lines: dict[tuple[Any, ...], int]) -> tuple[str, int | None]:

@@ -24,6 +24,7 @@ problem names its key and line, as in ``preflight.config``.
 from __future__ import annotations
 
 import inspect
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +39,7 @@ from pydantic import (
 )
 
 from preflight.config import (
+    CONFIG_FOLDER,
     AuditConfig,
     GateConfig,
     ParquetOptions,
@@ -70,15 +72,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def inside_config_folder(value: Path | None, info: ValidationInfo) -> Path | None:
+    """An output path read from a config file must lie inside that file's folder.
+
+    A run writes its manifest, cache and checkpoints where the config says: a config shared
+    with (or handed to) someone must not make their run write over ``~/.ssh`` or ``/etc``.
+    The path is taken relative to the file's folder and ``..`` is resolved by name; absolute
+    paths inside the folder are fine. Symlinks already in the folder are followed as the user
+    made them (a config cannot create one): ``runs -> /scratch/runs`` is how to write to
+    scratch space. A config built in Python is not checked (no file).
+
+    Raises:
+        ValueError: the path resolves outside the folder (reported with its key and line).
+    """
+    folder = (info.context or {}).get(CONFIG_FOLDER)
+    if value is None or folder is None:
+        return value
+    root = Path(os.path.normpath(os.path.abspath(folder)))
+    target = Path(os.path.normpath(root / value))  # an absolute value stays itself
+    if not target.is_relative_to(root):
+        raise ValueError(
+            f"{value} resolves to {target}, outside the config file's folder {root}: output "
+            "paths in a run config stay inside that folder (give a relative path without '..'; "
+            "a symlink in the folder may point elsewhere)"
+        )
+    return value
+
+
 class DataConfig(_Strict):
     """Where the corpus, its manifest and the preprocessed cache live."""
 
     # The corpus root the audit scans; relative paths in a config file are relative to the file.
     source: Path
     # The manifest; None means <source>/.preflight/manifest.duckdb, as `preflight audit` uses.
+    # Given in a config file, it lies inside the file's folder (see inside_config_folder).
     manifest: Path | None = None
-    # The preprocessed cache directory; None means cache/ beside the manifest.
+    # The preprocessed cache directory; None means cache/ beside the manifest. Given in a
+    # config file, it lies inside the file's folder.
     cache: Path | None = None
+
+    _outputs_inside = field_validator("manifest", "cache")(inside_config_folder)
 
 
 class PreprocessConfig(_Strict):
@@ -265,11 +298,14 @@ class CheckpointConfig(_Strict):
     """Where and which checkpoints are kept."""
 
     # Folder of the run folders (<dir>/<run_id>/); None means runs/ beside the manifest.
+    # Given in a config file, it lies inside the file's folder (see inside_config_folder).
     dir: Path | None = None
     # Checkpoints kept besides the best one (the newest; one is written per epoch).
     keep_last: int = Field(default=2, ge=1)
     # The validation metric that picks best.pt: AUROC (higher is better) or the loss.
     best_by: Literal["auroc", "loss"] = "auroc"
+
+    _output_inside = field_validator("dir")(inside_config_folder)
 
 
 _SHARED = ("batch_size", "target_positive_fraction")  # train settings the gate checks too

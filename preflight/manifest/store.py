@@ -190,6 +190,15 @@ def _connect_waiting(path: Path, *, read_only: bool, wait_s: float) -> duckdb.Du
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+        except duckdb.ConnectionException as exc:
+            # DuckDB shares one database instance per file within a process: a second connection
+            # must ask for the same mode. The manifest is healthy; another connection holds it.
+            mode = "read-write" if read_only else "read-only"
+            raise ManifestError(
+                f"manifest is already open {mode} in this process (e.g. a notebook's "
+                "Manifest.open); close that connection first, then try again",
+                path=path,
+            ) from exc
         except duckdb.Error as exc:
             raise ManifestError(
                 f"not a usable manifest ({exc}); delete it or pass another --manifest", path=path

@@ -95,7 +95,13 @@ def audit(
     path = Path(manifest) if manifest is not None else default_path(root)
     with Manifest.open(path) as m:
         started = datetime.now()
-        result = _scan(root, m, options, cfg.parquet)
+        # One transaction from the scan to the audit record: a kill anywhere leaves the manifest
+        # as it was, or holding the new tables with their split, gate records and audit row.
+        # The scan's own transaction joins this one; the gate runs inside it (one writer).
+        with m.transaction():
+            result = _scan(root, m, options, cfg.parquet)
+            if result.files > 0:
+                report = _split_gate_record(m, result, options, cfg, suite, started)
         if result.files == 0:
             what = (
                 "Parquet file" if m.meta("format") == "parquet" else "recording or annotation file"
@@ -103,13 +109,24 @@ def audit(
             raise NoUsableInputError(
                 f"found no {what} to audit (is this the corpus root?)", path=root
             )
-        with m.transaction():
-            build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
-            key = _gate_key(m, result, cfg, suite)
-            gated = _gate(m, cfg, suite, key)
-            totals = queries.totals(m)
-            report = build_report(m, result, reader_checks(totals) + gated, totals)
-            _record_audit(m, started, result, options, report, key, gated)
+    return report
+
+
+def _split_gate_record(
+    m: Manifest,
+    result: ScanResult,
+    options: ScanOptions,
+    cfg: PreflightConfig,
+    suite: str | Path | None,
+    started: datetime,
+) -> AuditReport:
+    """After the scan: build the split, gate it, and record the audit with its report."""
+    build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
+    key = _gate_key(m, result, cfg, suite)
+    gated = _gate(m, cfg, suite, key)
+    totals = queries.totals(m)
+    report = build_report(m, result, reader_checks(totals) + gated, totals)
+    _record_audit(m, started, result, options, report, key, gated)
     return report
 
 

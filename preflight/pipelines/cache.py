@@ -329,7 +329,10 @@ def _run(jobs: list[_Job], workers: int | None, progress: bool) -> list[Rejected
         import scipy.signal  # noqa: F401  (1 s to import; MNE's filters need it)
 
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=worker_init) as pool:
+        parent = os.getpid()  # the workers die with this process (see worker_init)
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=worker_init, initargs=(parent,)
+        ) as pool:
             for future in as_completed([pool.submit(_build_entry, job) for job in jobs]):
                 failures += future.result()
                 bar.advance()

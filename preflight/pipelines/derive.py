@@ -180,6 +180,16 @@ def _rejected_annotations(file_errors: dict[str, Kind]) -> dict[tuple[str, str],
     return out
 
 
+def _rejected_recordings(file_errors: dict[str, Kind]) -> dict[tuple[str, str], list[str]]:
+    """Unreadable EDF/BDF files by (folder, recording key), so their annotations can say why."""
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path, kind in file_errors.items():
+        if kind is Kind.EDF:
+            for key in _lookup_keys(path):
+                out[(posixpath.dirname(path), key)].append(path)
+    return out
+
+
 def _load_sources(
     m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind], *, edfplus: bool
 ) -> list[_Source]:
@@ -193,9 +203,10 @@ def _load_sources(
         kind = Kind(kind)
         if kind not in kinds or path in file_errors:
             continue
-        if kind is Kind.EDF and not edfplus and not _has_seizure(m, path):
-            continue  # auto mode: EDF+ notes alone do not make a recording annotated
         problem = None if p_reason is None else (p_reason, p_msg, p_line)
+        if kind is Kind.EDF and not edfplus and problem is None and not _has_seizure(m, path):
+            continue  # auto mode: EDF+ notes alone do not make a recording annotated
+        # (a broken seizure annotation does: the recording is rejected for it, not "missing")
         out.append(_Source(path, kind, key, reader, duration, line, problem, edf_name))
     return out
 
@@ -244,20 +255,44 @@ def _match_edfs(
             )
             continue
         _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
+    rejected_edfs = _rejected_recordings(file_errors)
     for (folder, key), srcs in sorted(by_key.items()):
-        if (folder, key) in used:
+        if (folder, key) not in used:
+            _reject_unmatched(folder, key, srcs, file_errors, rejected_edfs, out)
+
+
+def _reject_unmatched(
+    folder: str,
+    key: str,
+    srcs: list[_Source],
+    file_errors: dict[str, Kind],
+    rejected_edfs: dict[tuple[str, str], list[str]],
+    out: Derived,
+) -> None:
+    """Annotations no readable recording matched: their recording was rejected, or is absent."""
+    for src in srcs:
+        if src.kind is Kind.EDF:
             continue
-        for src in srcs:
-            if src.kind is Kind.EDF:
-                continue
-            if src.problem is not None:
-                out.reject(src.path, src.problem[0], f"{key}: {src.problem[1]}", src.problem[2])
-                continue
-            edf_name = src.edf_name or f"{key}.edf"
-            bad = [p for p in file_errors if p in (f"{folder}/{edf_name}".lstrip("/"), edf_name)]
-            reason = Reason.RECORDING_REJECTED if bad else Reason.MISSING_RECORDING
-            what = "was rejected" if bad else "is not present"
-            out.reject(src.path, reason, f"annotates {edf_name}, which {what}", src.line)
+        if src.problem is not None:
+            out.reject(src.path, src.problem[0], f"{key}: {src.problem[1]}", src.problem[2])
+            continue
+        edf_name = src.edf_name or f"{key}.edf"
+        if src.edf_name is not None:
+            named = (f"{folder}/{edf_name}".lstrip("/"), edf_name)
+            bad = [p for p in file_errors if p in named]
+        else:  # the recording is <key>.edf or <key>.bdf, whichever was rejected
+            bad = rejected_edfs.get((folder, key), [])
+        if bad:
+            names = ", ".join(sorted(posixpath.basename(p) for p in bad))
+            out.reject(
+                src.path, Reason.RECORDING_REJECTED, f"annotates {names}, which was rejected",
+                src.line,
+            )  # fmt: skip
+        else:
+            out.reject(
+                src.path, Reason.MISSING_RECORDING, f"annotates {edf_name}, which is not present",
+                src.line,
+            )  # fmt: skip
 
 
 def _add_recording(

@@ -2,7 +2,8 @@
 
 Only file names decide: no file is opened here. Folders whose name starts with a dot (such as the
 manifest's own ``.preflight``) are skipped, symlinked folders are followed once (a loop is
-reported, not followed forever), and a folder that cannot be listed becomes a rejected input.
+reported, not followed forever), and a folder that cannot be listed becomes a rejected input, as
+does an input whose name is not UTF-8 (named with its odd bytes escaped).
 """
 
 from __future__ import annotations
@@ -138,14 +139,47 @@ def _list(
         name = entry.name
         try:
             if entry.is_dir():
-                if not name.startswith("."):
+                if name.startswith("."):
+                    continue
+                if _is_utf8(name):
                     pending.append((entry.path, prefix + name))
+                else:
+                    out.problems.append(_undecodable(prefix + name, "folder"))
                 continue
             kind = classify(name)
             if kind is None or kind not in allowed:
                 out.ignored += 1
                 continue
+            if not _is_utf8(name):
+                out.problems.append(_undecodable(prefix + name, "file"))
+                continue
             st = entry.stat()  # follows symlinks: a dangling link raises and is reported
             out.files.append(Found(prefix + name, kind, st.st_size, st.st_mtime_ns))
         except OSError as exc:
-            out.problems.append((prefix + name, Reason.UNREADABLE, f"cannot stat: {exc.strerror}"))
+            problem = f"cannot stat: {exc.strerror}"
+            out.problems.append((printable(prefix + name), Reason.UNREADABLE, problem))
+
+
+def _undecodable(rel: str, what: str) -> tuple[str, Reason, str]:
+    """A name that is not UTF-8 cannot be stored, reported or handed to pyarrow as text: it is
+    rejected under a printable path (its bytes shown as ``\\xNN``) and never opened."""
+    inside = "; its files are not audited" if what == "folder" else ""
+    return (
+        printable(rel),
+        Reason.UNDECODABLE,
+        f"{what} name is not valid UTF-8 (bytes shown as \\xNN): rename it{inside}",
+    )
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name ``os.scandir`` decoded with surrogate escapes (bytes not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str) -> str:
+    """``path`` with the bytes that are not UTF-8 shown as ``\\xNN``: safe to store and print."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

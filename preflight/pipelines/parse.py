@@ -8,9 +8,12 @@ process never converts hundreds of thousands of rows in Python, it only counts f
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import posixpath
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ from preflight.errors import InputError, Reason
 from preflight.pipelines.discover import Found, Kind
 from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
+from preflight.sources.text import open_regular
 
 _ANNOTATION_READERS: dict[Kind, tuple[Callable[[str], AnnotationFileResult], str, str]] = {
     Kind.TUSZ_CSV: (tusz.read_csv, tusz.CSV_READER_NAME, tusz.READER_VERSION),
@@ -180,11 +184,37 @@ def arrow_schema(table: str) -> Any:
 
 
 def _hash_small_file(path: str) -> str:
-    # Annotation files are small (kilobytes to a few megabytes): hash them whole.
-    with open(path, "rb") as fh:
+    # Annotation files are small (kilobytes to a few megabytes): hash them whole. Only a regular
+    # file: a FIFO named .csv_bi would block the scan, a link to /dev/zero never end.
+    with os.fdopen(open_regular(path), "rb") as fh:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
 
 
-def worker_init() -> None:
-    """Keep worker processes from oversubscribing the cores with library threads."""
+def worker_init(parent: int | None = None) -> None:
+    """Set up a worker process of the scan's (or the cache builder's) pool.
+
+    Keeps workers from oversubscribing the cores with library threads and, given the pid of
+    the process that forked it, makes the worker die with that process: a forked worker holds
+    the call queue's write end itself, so it would never see EOF and would sleep forever after
+    a SIGKILLed audit.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if parent is not None:
+        _die_with(parent)
+
+
+# linux/prctl.h: deliver a signal to this process when the thread that forked it exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when ``parent`` dies; exit if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the parent check below still closes the common case
+    # The parent may have died between the fork and the prctl: then nothing will signal us.
+    if os.getppid() != parent:
+        os._exit(1)

@@ -9,7 +9,6 @@ entries.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import multiprocessing
@@ -136,7 +135,10 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
             return read
         # fork: workers start in milliseconds and inherit the imported readers.
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=worker_init) as pool:
+        parent = os.getpid()  # the workers die with this process (see worker_init)
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=worker_init, initargs=(parent,)
+        ) as pool:
             futures = [
                 pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
             ]
@@ -148,15 +150,30 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
 
 
 def _load_staged(manifest: Manifest, staging: str) -> None:
-    """Bulk-load the Parquet rows the workers wrote into the cache tables."""
+    """Bulk-load the Parquet rows the workers wrote into the cache tables.
+
+    The staging folder lives under TMPDIR, which may hold ``*``, ``?`` or ``[``: the files are
+    listed here and named to DuckDB one by one, each matching only itself (DuckDB globs every
+    path it reads), so no pattern is ever built from the folder's name.
+    """
+    staged = sorted(os.listdir(staging))
     for table, columns in TABLES.items():
-        pattern = os.path.join(staging, f"{table}-*.parquet")
-        if not glob.glob(pattern):
+        files = [
+            _literal(os.path.join(staging, name))
+            for name in staged
+            if name.startswith(f"{table}-") and name.endswith(".parquet")
+        ]
+        if not files:
             continue
         names = ", ".join(columns)
         manifest.con.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)", [pattern]
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)", [files]
         )
+
+
+def _literal(path: str) -> str:
+    """``path`` as a DuckDB file pattern that matches only itself (``[`` becomes ``[[]``)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
 
 
 def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> dict[str, str]:

@@ -36,7 +36,6 @@ import math
 import mmap
 import os
 import re
-import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,11 +44,12 @@ import numpy as np
 
 from preflight.errors import Reason, RecordingError
 from preflight.sources.records import EdfHeader
+from preflight.sources.text import open_regular
 
 __all__ = ["READER_NAME", "READER_VERSION", "content_fingerprint", "read_header"]
 
 READER_NAME = "edf-header"
-READER_VERSION = "1"
+READER_VERSION = "2"  # 2: EDF+ seizure annotations with a negative onset are rejected
 
 _EDF_MAGIC = b"0       "
 _BDF_MAGIC = b"\xffBIOSEMI"
@@ -123,12 +123,9 @@ def read_header(path: str | Path, *, with_annotations: bool = True) -> EdfHeader
             promised), ``undecodable`` (annotation text that is not UTF-8).
     """
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):  # a directory, or a FIFO that would block
-            raise _error(path, Reason.UNREADABLE, "not a regular file")
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)  # a directory, or a FIFO that would block, is refused
         try:
-            return _read_open(fd, st.st_size, path, with_annotations)
+            return _read_open(fd, os.fstat(fd).st_size, path, with_annotations)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -158,7 +155,7 @@ def content_fingerprint(path: str | Path, header_bytes: int) -> str:
         raise ValueError(f"header_bytes must be >= 0, got {header_bytes}")
     digest = hashlib.blake2b(digest_size=16)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)
         try:
             size = os.fstat(fd).st_size
             tail = max(header_bytes, size - _FINGERPRINT_CHUNK)

@@ -7,11 +7,45 @@ that are not UTF-8. Readers get a list of lines without their endings; undecodab
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 from preflight.errors import AnnotationError, Reason
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def open_regular(path: str | Path) -> int:
+    """Open ``path`` for reading, refusing anything but a regular file (after symlinks).
+
+    A FIFO named like an input would block a plain ``open`` until something writes to it, and a
+    link to ``/dev/zero`` would read forever: the file is opened without blocking and checked
+    on the open descriptor (so it cannot be swapped between a check and the open).
+
+    Returns:
+        The open file descriptor; the caller closes it.
+
+    Raises:
+        OSError: the file cannot be opened, or is not a regular file (``strerror`` says so).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
+def read_regular(path: str | Path) -> bytes:
+    """The whole content of the regular file ``path`` (see ``open_regular``)."""
+    with os.fdopen(open_regular(path), "rb") as fh:
+        return fh.read()
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -24,12 +58,12 @@ def read_lines(path: str | Path) -> list[str]:
         The lines, without line endings. Trailing empty lines are kept out.
 
     Raises:
-        AnnotationError: ``unreadable`` when the file cannot be opened, ``empty_file`` when it
+        AnnotationError: ``unreadable`` when the file cannot be opened or is not a regular file
+            (a FIFO, a device, a folder), ``empty_file`` when it
             holds nothing but whitespace, ``undecodable`` (with the line) when it is not UTF-8.
     """
     try:
-        with open(path, "rb") as fh:  # not Path(): this runs once per file of a large corpus
-            raw = fh.read()
+        raw = read_regular(path)
     except OSError as exc:
         raise AnnotationError(
             f"cannot read file: {exc.strerror or exc}", reason=Reason.UNREADABLE, path=path

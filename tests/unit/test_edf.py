@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.errors import InputError, Reason, RecordingError
-from preflight.sources import edf
+from preflight.sources import edf, edfplus
 from preflight.sources.edf import READER_NAME, READER_VERSION, content_fingerprint, read_header
+from preflight.sources.records import EdfHeader
 
 REAL_FILES = (
     "PN00-1.edf",
@@ -115,7 +116,7 @@ def _reason(path: Path) -> Reason:
 
 
 def test_reader_identity() -> None:
-    assert (READER_NAME, READER_VERSION) == ("edf-header", "1")
+    assert (READER_NAME, READER_VERSION) == ("edf-header", "2")
     assert set(edf.__all__) == {
         "READER_NAME",
         "READER_VERSION",
@@ -569,3 +570,41 @@ def test_malformed_last_range_field_is_rejected_without_backtracking(tmp_path: P
     except subprocess.TimeoutExpired:
         pytest.fail("read_header backtracked on a malformed range field (killed after 120 s)")
     assert done.stdout.strip() == Reason.EDF_HEADER, done.stderr
+
+
+# --- EDF+ annotations as labels ------------------------------------------------------------------
+
+
+def _header(*annotations: tuple[float, float | None, str]) -> EdfHeader:
+    return EdfHeader("EDF+C", 60, 1.0, 60.0, ("Fp1",), (256.0,), None, annotations=annotations)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        (((-5.0, 10.0, "Seizure"),), "annotation 1 ('Seizure' at -5 s) starts before"),
+        (((1.0, 2.0, "Eyes closed"), (30.0, None, "seizure")), "annotation 2 ('seizure' at 30 s)"),
+        (((30.0, 0.0, "Seizure"),), "has no duration"),
+    ],
+)
+def test_a_seizure_annotation_that_is_no_interval_is_bad(
+    annotations: tuple[tuple[float, float | None, str], ...], message: str
+) -> None:
+    result = edfplus.annotations_from_header("rec", _header(*annotations))
+    assert result is not None
+    assert result.recordings == ()
+    [(key, error)] = result.problems
+    assert key == "rec"
+    assert isinstance(error, InputError)
+    assert error.reason is Reason.BAD_INTERVAL
+    assert message in error.message
+
+
+def test_notes_from_before_the_recording_are_left_out() -> None:
+    result = edfplus.annotations_from_header(
+        "rec", _header((-3.0, 5.0, "Eyes closed"), (0.0, None, "RECORD START"), (10.0, 5.0, "Sz"))
+    )
+    assert result is not None
+    assert result.problems == ()
+    [rec] = result.recordings
+    assert [(e.start, e.stop, e.positive) for e in rec.events] == [(10.0, 15.0, True)]
