@@ -45,12 +45,25 @@ class PlotData:
         positives_per_recording: split -> positive windows of each recording that has any,
             largest first.
         seizure_durations: split -> duration in seconds of each seizure (merged events).
+        table: the source is a table (Parquet): samples are rows and recordings are files,
+            and there are no seizures to plot.
     """
 
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)
     recordings: dict[str, int] = field(default_factory=dict)
     positives_per_recording: dict[str, list[int]] = field(default_factory=dict)
     seizure_durations: dict[str, list[float]] = field(default_factory=dict)
+    table: bool = False
+
+    @property
+    def sample(self) -> str:
+        """What one labelled sample is called: ``windows`` or ``rows``."""
+        return "rows" if self.table else "windows"
+
+    @property
+    def unit(self) -> str:
+        """What holds the samples: ``recordings`` or ``files``."""
+        return "files" if self.table else "recordings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,7 @@ def collect_plot_data(manifest: Manifest) -> PlotData:
         recordings={k: int(s["recordings"]) for k, s in stats.items()},
         positives_per_recording={k: sorted(v, reverse=True) for k, v in positives.items()},
         seizure_durations=durations,
+        table=manifest.meta("format") == "parquet",
     )
 
 
@@ -115,26 +129,33 @@ def audit_figures(data: PlotData) -> list[Figure]:
     """The three audit plots: class balance per split, positives per recording, durations."""
     import matplotlib
 
+    sample, unit = data.sample, data.unit
+    holds = "positives" if data.table else "seizures"
     with matplotlib.rc_context(_RC):
-        return [
+        figures = [
             Figure(
                 "Class balance per split",
                 figure_data_uri(_balance(data)),
-                "Negative and positive windows per split (log scale), and the positive "
-                "fraction. A split without positive windows cannot be evaluated.",
+                f"Negative and positive {sample} per split (log scale), and the positive "
+                f"fraction. A split without positive {sample} cannot be evaluated.",
             ),
             Figure(
-                "Positive windows per recording",
+                f"Positive {sample} per {unit[:-1]}",
                 figure_data_uri(_per_recording(data)),
-                "Each recording that holds seizures, sorted by its positive windows (log "
-                "scale). A steep curve means a few recordings hold most of the positives.",
-            ),
-            Figure(
-                "Seizure durations",
-                figure_data_uri(_durations(data)),
-                "Duration of each seizure (overlapping events merged), per split; log-spaced bins.",
+                f"Each {unit[:-1]} that holds {holds}, sorted by its positive {sample} (log "
+                f"scale). A steep curve means a few {unit} hold most of the positives.",
             ),
         ]
+        if not data.table:  # a table has rows, not seizures with durations
+            figures.append(
+                Figure(
+                    "Seizure durations",
+                    figure_data_uri(_durations(data)),
+                    "Duration of each seizure (overlapping events merged), per split; "
+                    "log-spaced bins.",
+                )
+            )
+        return figures
 
 
 def _new(width: float, height: float, ncols: int = 1) -> tuple[MplFigure, list[Axes]]:
@@ -164,9 +185,10 @@ def _empty(ax: Axes, text: str) -> None:
 def _balance(data: PlotData) -> MplFigure:
     fig, (counts, fraction) = _new(9.0, 3.2, ncols=2)
     names = list(data.windows)
+    sample = data.sample
     if not names:
-        _empty(counts, "no recordings")
-        _empty(fraction, "no recordings")
+        _empty(counts, f"no {data.unit}")
+        _empty(fraction, f"no {data.unit}")
         return fig
     xs = list(range(len(names)))
     neg = [data.windows[n][0] for n in names]
@@ -183,15 +205,15 @@ def _balance(data: PlotData) -> MplFigure:
         if p == 0:  # a zero bar has no height on a log axis: say it in words
             counts.text(x + width / 2, 1.0, "0", ha="center", va="bottom", color=POSITIVE,
                         fontweight="bold")  # fmt: skip
-    counts.set_ylabel("windows (log scale)")
-    counts.set_title("Windows per split", loc="left")
+    counts.set_ylabel(f"{sample} (log scale)")
+    counts.set_title(f"{sample.capitalize()} per split", loc="left")
     counts.legend(frameon=False, loc="upper right", ncols=2)
 
     pct = [100.0 * p / (p + n) if p + n else 0.0 for n, p in zip(neg, pos, strict=True)]
     bars = fraction.bar(xs, pct, 0.5, color=POSITIVE)
     fraction.bar_label(bars, labels=[f"{v:.2f} %" for v in pct], fontsize=7, padding=2)
     fraction.set_ylim(0, max([*pct, 0.1]) * 1.25)
-    fraction.set_ylabel("positive windows (%)")
+    fraction.set_ylabel(f"positive {sample} (%)")
     fraction.set_title("Positive fraction", loc="left")
     for ax in (counts, fraction):
         ax.set_xticks(xs, [_label(n) for n in names])
@@ -216,7 +238,7 @@ def _per_recording(data: PlotData) -> MplFigure:
     fig, (ax,) = _new(9.0, 3.4)
     series = {k: v for k, v in data.positives_per_recording.items() if v}
     if not series:
-        _empty(ax, "no recording has a positive window")
+        _empty(ax, f"no {data.unit[:-1]} has a positive {data.sample[:-1]}")
         return fig
     for i, name in enumerate(data.positives_per_recording):
         counts = data.positives_per_recording[name]
@@ -226,15 +248,17 @@ def _per_recording(data: PlotData) -> MplFigure:
         ax.plot(
             range(1, len(counts) + 1), counts, drawstyle="steps-mid", marker="o",
             markersize=2.5 if len(counts) > 40 else 4, color=_colour(i),
-            label=f"{_label(name)}: {len(counts)} of {total} recordings",
+            label=f"{_label(name)}: {len(counts)} of {total} {data.unit}",
         )  # fmt: skip
     longest = max(len(v) for v in series.values())
     ax.set_xlim(0, longest + 1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
     _plain_log(ax.yaxis)
-    ax.set_xlabel("recordings with seizures, by rank")
-    ax.set_ylabel("positive windows")
+    ax.set_xlabel(
+        "files with positives, by rank" if data.table else "recordings with seizures, by rank"
+    )
+    ax.set_ylabel(f"positive {data.sample}")
     ax.legend(frameon=False, fontsize=8)
     return fig
 

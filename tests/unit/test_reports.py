@@ -325,3 +325,17 @@ def test_html_renders_in_headless_chromium(
         assert image.size == (1200, 1600)
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000) or []
     assert any(rgb == (0xB4, 0x23, 0x18) for _, rgb in colours)  # the FAIL banner's red
+
+
+def test_table_plots_speak_of_rows_and_files(plot_data: PlotData) -> None:
+    """A Parquet source's plots say rows and files, and have no seizure durations."""
+    from dataclasses import replace
+
+    from preflight.reports.plots import audit_figures
+
+    eeg = audit_figures(plot_data)
+    table = audit_figures(replace(plot_data, table=True))
+    assert [f.title for f in eeg][-1] == "Seizure durations"
+    assert [f.title for f in table] == ["Class balance per split", "Positive rows per file"]
+    assert "positive rows" in table[0].caption
+    assert "windows" not in " ".join(f.caption for f in table)
