@@ -10,17 +10,31 @@ classes in the training split and in the validation splits (``check_subset``), o
 stops as a gate failure. Then one epoch of at most ``STEPS`` batches runs with everything on:
 the batch guard, the monitors, a checkpoint, the validation pass, the event scores; the run is
 recorded in the manifest as a ``smoke`` run. No setting turns a check off.
+
+A table source (Parquet stamps) has files where an EEG corpus has recordings: per split, the
+two smallest files holding positive rows and the two smallest holding negative rows, from
+different groups where the files have one (``choose_files``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
+from preflight.manifest import queries
 from preflight.manifest.store import Manifest
 from preflight.run_config import RunConfig
 
-__all__ = ["PER_CLASS", "STEPS", "SmokeSubset", "check_subset", "choose_subset", "smoke_config"]
+__all__ = [
+    "PER_CLASS",
+    "STEPS",
+    "SmokeSubset",
+    "check_subset",
+    "choose_files",
+    "choose_subset",
+    "smoke_config",
+]
 
 PER_CLASS = 2  # recordings per class and split: two, so "different patients" means something
 STEPS = 4  # training batches: enough for the guard, the optimizer and a checkpoint
@@ -86,7 +100,45 @@ def choose_subset(
     )
 
 
-def check_subset(subset: SmokeSubset, train_split: str, val_splits: tuple[str, ...]) -> str | None:
+def choose_files(m: Manifest, splits: tuple[str, ...], per_class: int = PER_CLASS) -> SmokeSubset:
+    """For a table source: per split, the smallest files holding each class.
+
+    Per split and class, the ``per_class`` files with the fewest rows that hold rows of that
+    class, from distinct groups (a file's ``patient``) where possible; a file holding both
+    classes may serve both. Files are chosen from the manifest's per-file counts alone.
+    """
+    rec_idx = dict(m.query("SELECT recording_id, rec_idx FROM recordings"))
+    rows = sorted(
+        (r for r in queries.per_recording(m) if r["split"] in splits),
+        key=lambda r: (r["windows"], r["recording_id"]),
+    )
+    chosen: list[int] = []
+    counts: dict[str, tuple[int, int]] = {}
+    for split in splits:
+        mine = [r for r in rows if r["split"] == split]
+        positive = _smallest([r for r in mine if r["positive_windows"] > 0], per_class)
+        negative = _smallest([r for r in mine if r["windows"] > r["positive_windows"]], per_class)
+        counts[split] = (len(positive), len(negative))
+        for r in positive + negative:
+            if rec_idx[r["recording_id"]] not in chosen:
+                chosen.append(rec_idx[r["recording_id"]])
+    return SmokeSubset(recordings=tuple(chosen), per_split=counts)
+
+
+def _smallest(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first ``n`` of ``rows`` (smallest first), one per group before any group's second."""
+    seen: set[Any] = set()
+    first: list[dict[str, Any]] = []
+    rest: list[dict[str, Any]] = []
+    for r in rows:
+        (rest if r["patient"] in seen else first).append(r)
+        seen.add(r["patient"])
+    return (first + rest)[:n]
+
+
+def check_subset(
+    subset: SmokeSubset, train_split: str, val_splits: tuple[str, ...], *, table: bool = False
+) -> str | None:
     """Why the subset cannot make a smoke run (a class missing), or None when it can."""
     pooled = [subset.per_split.get(s, (0, 0)) for s in val_splits]
     places = {
@@ -96,19 +148,24 @@ def check_subset(subset: SmokeSubset, train_split: str, val_splits: tuple[str, .
             sum(n for _, n in pooled),
         ),
     }
+    holders = (
+        (("file with positive rows", "file with negative rows"), "")
+        if table
+        else (
+            ("usable recording with seizures", "usable recording without seizures"),
+            " (usable: the montage's channels are present)",
+        )
+    )
+    (with_pos, with_neg), note = holders
     missing = [
-        f"the {where} has no usable recording {what}"
+        f"the {where} has no {what}"
         for where, (pos, neg) in places.items()
-        for what, n in (("with seizures", pos), ("without seizures", neg))
+        for what, n in ((with_pos, pos), (with_neg, neg))
         if n == 0
     ]
     if not missing:
         return None
-    return (
-        "the smoke subset cannot hold both classes: "
-        + "; ".join(missing)
-        + " (usable: the montage's channels are present)"
-    )
+    return "the smoke subset cannot hold both classes: " + "; ".join(missing) + note
 
 
 def smoke_config(config: RunConfig) -> RunConfig:

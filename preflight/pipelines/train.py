@@ -42,7 +42,7 @@ from preflight.pipelines.runs import (
     set_status,
     start_run,
 )
-from preflight.pipelines.smoke import check_subset, choose_subset, smoke_config
+from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
 from preflight.pipelines.train_loop import EpochCallback, run_epochs
 from preflight.pipelines.train_setup import Start, build_session
 from preflight.reports.model import AuditReport
@@ -273,13 +273,16 @@ def _audit_and_gate(
 def _smoke_subset(
     config: RunConfig, manifest: Path, train_split: str, val_splits: tuple[str, ...]
 ) -> tuple[tuple[int, ...], str | None]:
-    """A smoke run's recordings, and why they cannot make one (or None)."""
+    """A smoke run's recordings (files, for a table source), and why they cannot make one."""
     splits = (train_split, *val_splits)
     with Manifest.open(manifest, read_only=True) as m:
-        montage = config.preprocess.preprocessing().montage
-        usable = check_recordings(m, montage, splits).usable
-        subset = choose_subset(m, splits, usable)
-    return subset.recordings, check_subset(subset, train_split, val_splits)
+        table = m.meta("format") == "parquet"
+        if table:
+            subset = choose_files(m, splits)
+        else:
+            montage = config.preprocess.preprocessing().montage
+            subset = choose_subset(m, splits, check_recordings(m, montage, splits).usable)
+    return subset.recordings, check_subset(subset, train_split, val_splits, table=table)
 
 
 def _gate_message(report: AuditReport) -> str:

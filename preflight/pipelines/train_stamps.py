@@ -17,8 +17,9 @@ import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
@@ -32,6 +33,7 @@ from preflight.pipelines.train_loop import Progress, QuarantineLog, Session
 from preflight.pipelines.train_setup import (
     Start,
     _batch_sampler,
+    _keep,
     _optimizer,
     _precision,
     _restore,
@@ -74,10 +76,15 @@ def build_stamp_session(
     column = config.parquet.sample_column or DEFAULT_SAMPLE_COLUMN
     with Manifest.open(start.manifest, read_only=True) as m:
         index = WindowIndex.load(m, start.train_split)
-        train = StampTable(StampSource.load(m, start.train_split, column=column))
-        val = None
+        train: Dataset[StampItem] = StampTable(
+            StampSource.load(m, start.train_split, column=column)
+        )
+        index, train = _only(index, train, start.subset)
+        val: Dataset[StampItem] | None = None
         if world.is_main:
-            val = StampTable(StampSource.load(m, start.val_splits, column=column), augment=False)
+            val_index = WindowIndex.load(m, start.val_splits)
+            table = StampTable(StampSource.load(m, start.val_splits, column=column), augment=False)
+            _, val = _only(val_index, table, start.subset)
     world.barrier()  # nobody holds the manifest open from here on: rank 0 may write
     model, raw = _stamp_model(config, world)
     batches = _batch_sampler(config, index, world)
@@ -114,6 +121,20 @@ def build_stamp_session(
     if start.resume_from is not None:
         _restore(session, start.resume_from, start.notes)
     return session
+
+
+def _only(
+    index: WindowIndex, rows: Dataset[StampItem], subset: tuple[int, ...] | None
+) -> tuple[WindowIndex, Dataset[StampItem]]:
+    """The index and the rows of a smoke run's files only (``start.subset``), else both as is.
+
+    The index and the table list the same rows in the same (file, row) order, so the rows kept
+    are the index positions kept.
+    """
+    if subset is None:
+        return index, rows
+    keep = np.flatnonzero(np.isin(index.rec_idx, subset))  # (K,)
+    return _keep(index, {}, subset), Subset(rows, keep.tolist())
 
 
 def _stamp_model(config: RunConfig, world: World) -> tuple[torch.nn.Module, torch.nn.Module]:

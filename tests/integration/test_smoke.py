@@ -25,7 +25,13 @@ from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
 from preflight.pipelines.montage import check_recordings
 from preflight.pipelines.runs import RunStatus, list_runs
-from preflight.pipelines.smoke import STEPS, SmokeSubset, check_subset, choose_subset
+from preflight.pipelines.smoke import (
+    STEPS,
+    SmokeSubset,
+    check_subset,
+    choose_files,
+    choose_subset,
+)
 from preflight.pipelines.synth import Defect
 from preflight.pipelines.train import smoke, train
 from preflight.run_config import load_run_config
@@ -174,3 +180,35 @@ def test_a_completed_run_reports_event_scores(corpus: Path, tmp_path: Path) -> N
     assert target["pooled"]["false_alarms_per_24h"] <= 1.0
     assert sorted(target["per_subject"]) == sorted(patients)
     assert json.dumps(events)  # JSON-ready, as the run's row stores it
+
+
+def test_smoke_on_image_stamps_trains_on_the_smallest_files_of_each_class(tmp_path: Path) -> None:
+    """A table source: per tier, the two smallest files holding each class (4 files of 64 rows
+    per tier here, every file holding both: two files per tier), one short epoch."""
+    from preflight.pipelines.synth_stamps import StampSpec, synthesize_stamps
+
+    corpus = synthesize_stamps(tmp_path / "stamps", StampSpec(files_per_tier=4, rows_per_file=32))
+    config = tmp_path / "stamps.yaml"
+    config.write_text(
+        f"data: {{source: {corpus.root}}}\n"
+        "parquet: {label_column: is_control, label_map: {0: positive, 1: negative},"
+        " group_column: region, sample_column: stamp_npz}\n"
+        "gate: {train_split: train, evaluation_splits: [dev], batch_size: 8}\n"
+        "model: {name: stamp_resnet, kwargs: {widths: [8]}}\n"
+        "train: {batch_size: 8, target_positive_fraction: 0.5, min_positives: 2,"
+        " spread: window, device: cpu}\n"
+        "validation: {splits: [dev], batch_size: 64}\n",
+        encoding="utf-8",
+    )
+    result = smoke(load_run_config(config))
+    assert result.exit_code == 0, result.message
+    (epoch,) = result.metrics
+    assert epoch["batches"] == epoch["with_positives"] == STEPS
+    assert epoch["validation"]["windows"] == 2 * 32  # two dev files of 32 rows
+    assert "events" not in epoch  # rows of a table have no events to score
+    with Manifest.open(corpus.root / ".preflight" / "manifest.duckdb", read_only=True) as m:
+        subset = choose_files(m, ("train", "dev"))
+        (kind,) = m.query("SELECT kind FROM runs WHERE run_id = ?", [result.run_id])[0]
+    assert subset.per_split == {"train": (2, 2), "dev": (2, 2)}
+    assert len(subset.recordings) == 4
+    assert kind == "smoke"
