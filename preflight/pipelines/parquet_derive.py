@@ -2,30 +2,31 @@
 
 The mapping, for a source where a file is a recording and a row is a window:
 
-==============  ===========================================================================
-table           rows
-==============  ===========================================================================
-``recordings``  one per usable file: ``recording_id`` = root-relative path without its
-                extension, ``path`` = the file, ``label_source`` = the file (its label column),
-                ``label_reader`` = ``parquet``, ``patient`` = the group column's value when one
-                value covers the file (else the recording id), ``declared_split`` = the split
-                column's value or the file's first folder (``debug/``, ``train/``; ``all`` at
-                the root), ``duration_s`` = its number of rows, ``content_hash`` = its size,
-                data ends and footer hashed (a file copied into two splits is caught by
-                ``recording_disjoint``)
-``window_``      one per usable file: ``windows`` = its rows, ``positive_windows`` = its rows
-``counts``      whose label maps to positive, both exact (counted by the audit's aggregate
-                query). There is **no** ``windows`` table of a row per sample: the statistics,
-                the gate and the reports read these counts (``manifest.queries``), and training
-                reads each row's label from the files (``parquet_rows``), checked against them
-``events``,     empty: a row is a sample, not an interval, so there is no event to merge; a
-``seizures``    positive window without a seizure counts as an event of its own for the
-                sampler's ``event`` spread
-``groups``      one per (recording, group value) with its rows and positive rows, when a group
-                column is configured: the data of the ``group_disjoint`` check (groups that vary
-                inside a file cannot be a recording's patient)
-``rejected``    every file rejected by the reader, and every folder that could not be listed
-==============  ===========================================================================
+=================  =================================================================================
+table              rows
+=================  =================================================================================
+``recordings``     one per usable file: ``recording_id`` = root-relative path without its
+                   extension, ``path`` = the file, ``label_source`` = the file (its label column),
+                   ``label_reader`` = ``parquet``, ``patient`` = the group column's value when one
+                   value covers the file (else the recording id), ``declared_split`` = the split
+                   column's value or the file's first folder (``debug/``, ``train/``; ``all`` at
+                   the root), ``duration_s`` = its number of rows, ``content_hash`` = its size,
+                   data ends and footer hashed (a file copied into two splits is caught by
+                   ``recording_disjoint``)
+``window_counts``  one per usable file: ``windows`` = its rows, ``positive_windows`` = its
+                   rows whose label maps to positive, both exact (counted by the audit's
+                   aggregate query). There is **no** ``windows`` table of a row per sample: the
+                   statistics, the gate and the reports read these counts
+                   (``manifest.queries``), and training reads each row's label from the files
+                   (``parquet_rows``), checked against them
+``events``,        empty: a row is a sample, not an interval, so there is no event to merge; a
+``seizures``       positive window without a seizure counts as an event of its own for the
+                   sampler's ``event`` spread
+``groups``         one per (recording, group value) with its rows and positive rows, when a group
+                   column is configured: the data of the ``group_disjoint`` check (groups that vary
+                   inside a file cannot be a recording's patient)
+``rejected``       every file rejected by the reader, and every folder that could not be listed
+=================  =================================================================================
 """
 
 from __future__ import annotations
