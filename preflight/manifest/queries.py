@@ -1,4 +1,9 @@
-"""Statistics read from the manifest: per split and in total, all in SQL."""
+"""Statistics read from the manifest: per split and in total, all in SQL.
+
+Window counts per recording come from ``windows`` (a row per window), or for a Parquet source
+from ``window_counts`` (a row per file with its exact row and positive-row counts: see
+``pipelines.parquet_derive``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,17 @@ from preflight.manifest.store import Manifest
 
 SPLIT_ORDER = ("train", "dev", "eval", "test", "all")
 
+_WINDOWS = """
+    SELECT rec_idx, count(*) AS n, count(*) FILTER (WHERE positive) AS p
+    FROM windows GROUP BY rec_idx
+"""
+_WINDOW_COUNTS = "SELECT rec_idx, windows AS n, positive_windows AS p FROM window_counts"
+
 _PER_RECORDING = """
 WITH sz AS (
     SELECT rec_idx, count(*) AS n, sum(stop_s - start_s) AS pos_s
     FROM seizures GROUP BY rec_idx
-), win AS (
-    SELECT rec_idx, count(*) AS n, count(*) FILTER (WHERE positive) AS p
-    FROM windows GROUP BY rec_idx
-)
+), win AS ({windows})
 SELECT r.recording_id, r.split, r.patient, r.duration_s,
        coalesce(sz.n, 0) AS events, coalesce(sz.pos_s, 0.0) AS positive_s,
        coalesce(win.n, 0) AS windows, coalesce(win.p, 0) AS positive_windows
@@ -24,9 +32,9 @@ LEFT JOIN sz USING (rec_idx)
 LEFT JOIN win USING (rec_idx)
 """
 
-_AGGREGATE = f"""
-WITH rec AS ({_PER_RECORDING})
-SELECT {{group}} AS split,
+_AGGREGATE = """
+WITH rec AS ({per_recording})
+SELECT {group} AS split,
        count(*) AS recordings,
        count(DISTINCT patient) AS patients,
        -- a table's file holds positive rows but no events (a positive window implies an
@@ -39,7 +47,7 @@ SELECT {{group}} AS split,
        CAST(sum(positive_windows) AS BIGINT) AS positive_windows,
        sum(duration_s) / 3600.0 AS hours,
        sum(positive_s) / 3600.0 AS positive_hours
-FROM rec {{group_by}}
+FROM rec {group_by}
 """
 
 SPLIT_FIELDS = (
@@ -50,14 +58,14 @@ SPLIT_FIELDS = (
 
 def split_stats(m: Manifest) -> dict[str, dict[str, Any]]:
     """Statistics per split, in the order train, dev, eval, then others by name."""
-    rows = m.query(_AGGREGATE.format(group="split", group_by="GROUP BY split"))
+    rows = m.query(_aggregate(m, group="split", group_by="GROUP BY split"))
     stats = {row[0]: dict(zip(SPLIT_FIELDS, _clean(row[1:]), strict=True)) for row in rows}
     return dict(sorted(stats.items(), key=lambda kv: _split_rank(kv[0])))
 
 
 def totals(m: Manifest) -> dict[str, Any]:
     """Corpus totals, including the number of rejected input files."""
-    row = m.query(_AGGREGATE.format(group="NULL", group_by=""))[0]
+    row = m.query(_aggregate(m, group="NULL", group_by=""))[0]
     out = dict(zip(SPLIT_FIELDS, _clean(row[1:]), strict=True))
     rejected = m.query("SELECT count(DISTINCT path) FROM rejected")[0][0]
     return {
@@ -82,9 +90,18 @@ def rejected(m: Manifest) -> list[dict[str, Any]]:
 
 def per_recording(m: Manifest) -> list[dict[str, Any]]:
     """One row per recording: split, patient, duration, events, windows, positive windows."""
-    cur = m.con.execute(_PER_RECORDING + " ORDER BY r.recording_id")
+    cur = m.con.execute(_per_recording(m) + " ORDER BY r.recording_id")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _per_recording(m: Manifest) -> str:
+    windows = _WINDOW_COUNTS if m.meta("format") == "parquet" else _WINDOWS
+    return _PER_RECORDING.format(windows=windows)
+
+
+def _aggregate(m: Manifest, *, group: str, group_by: str) -> str:
+    return _AGGREGATE.format(per_recording=_per_recording(m), group=group, group_by=group_by)
 
 
 def _clean(values: tuple[Any, ...]) -> list[Any]:

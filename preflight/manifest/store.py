@@ -97,8 +97,10 @@ class Manifest:
         return bool(row and row[0])
 
     def has_derived(self) -> bool:
-        """True when the derived tables (recordings, windows ...) exist."""
-        return self._has_table("windows") and self._has_table("recordings")
+        """True when the derived tables (recordings, windows ...) exist: for a Parquet source,
+        ``window_counts`` stands for ``windows`` (see ``pipelines.parquet_derive``)."""
+        windows = "window_counts" if self.meta("format") == "parquet" else "windows"
+        return self._has_table(windows) and self._has_table("recordings")
 
     def meta(self, key: str) -> str | None:
         """A provenance value from the ``meta`` table."""

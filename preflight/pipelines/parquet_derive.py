@@ -2,35 +2,37 @@
 
 The mapping, for a source where a file is a recording and a row is a window:
 
-==============  ===========================================================================
-table           rows
-==============  ===========================================================================
-``recordings``  one per usable file: ``recording_id`` = root-relative path without its
-                extension, ``path`` = the file, ``label_source`` = the file (its label column),
-                ``label_reader`` = ``parquet``, ``patient`` = the group column's value when one
-                value covers the file (else the recording id), ``declared_split`` = the split
-                column's value or the file's first folder (``debug/``, ``train/``; ``all`` at
-                the root), ``duration_s`` = its number of rows, ``content_hash`` = its size,
-                data ends and footer hashed (a file copied into two splits is caught by
-                ``recording_disjoint``)
-``windows``     one per row: ``window_idx`` = the row number in the file, ``positive`` from the
-                label mapping, ``overlap_s`` = 1 for positive rows and 0 otherwise (with the
-                window and stride of 1 recorded in ``meta``, the windows schema holds as is)
-``events``,     empty: a row is a sample, not an interval, so there is no event to merge; a
-``seizures``    positive window without a seizure counts as an event of its own for the
-                sampler's ``event`` spread
-``groups``      one per (recording, group value) with its row count, when a group column is
-                configured: the data of the ``group_disjoint`` check (groups that vary inside
-                a file cannot be a recording's patient)
-``rejected``    every file rejected by the reader, and every folder that could not be listed
-==============  ===========================================================================
+=================  =================================================================================
+table              rows
+=================  =================================================================================
+``recordings``     one per usable file: ``recording_id`` = root-relative path without its
+                   extension, ``path`` = the file, ``label_source`` = the file (its label column),
+                   ``label_reader`` = ``parquet``, ``patient`` = the group column's value when one
+                   value covers the file (else the recording id), ``declared_split`` = the split
+                   column's value or the file's first folder (``debug/``, ``train/``; ``all`` at
+                   the root), ``duration_s`` = its number of rows, ``content_hash`` = its size,
+                   data ends and footer hashed (a file copied into two splits is caught by
+                   ``recording_disjoint``)
+``window_counts``  one per usable file: ``windows`` = its rows, ``positive_windows`` = its
+                   rows whose label maps to positive, both exact (counted by the audit's
+                   aggregate query). There is **no** ``windows`` table of a row per sample: the
+                   statistics, the gate and the reports read these counts
+                   (``manifest.queries``), and training reads each row's label from the files
+                   (``parquet_rows``), checked against them
+``events``,        empty: a row is a sample, not an interval, so there is no event to merge; a
+``seizures``       positive window without a seizure counts as an event of its own for the
+                   sampler's ``event`` spread
+``groups``         one per (recording, group value) with its rows and positive rows, when a group
+                   column is configured: the data of the ``group_disjoint`` check (groups that vary
+                   inside a file cannot be a recording's patient)
+``rejected``       every file rejected by the reader, and every folder that could not be listed
+=================  =================================================================================
 """
 
 from __future__ import annotations
 
 import posixpath
 
-import numpy as np
 import pyarrow as pa
 
 from preflight.errors import Reason
@@ -42,28 +44,26 @@ from preflight.sources import parquet as pqs
 
 __all__ = ["derive_tables"]
 
-WINDOW_CHUNK_ROWS = 4_000_000  # windows appended per insert: bounds the NumPy arrays
-
 _GROUPS = """
 CREATE OR REPLACE TABLE groups AS
-SELECT m.rec_idx, g.group_value, g.rows
+SELECT m.rec_idx, g.group_value, g.rows, g.positive
 FROM parquet_groups g JOIN _pq_map m USING (file_id)
 ORDER BY m.rec_idx, g.group_value
 """
 
-# The EEG view's columns, with a row spanning [row, row + 1).
-_VIEW = """
-CREATE OR REPLACE VIEW window_labels AS
-SELECT r.recording_id, r.split, w.rec_idx, w.window_idx,
-       CAST(w.window_idx AS DOUBLE) AS start_s, CAST(w.window_idx + 1 AS DOUBLE) AS stop_s,
-       w.overlap_s, w.positive
-FROM windows w JOIN recordings r USING (rec_idx)
+_COUNTS = """
+CREATE OR REPLACE TABLE window_counts AS
+SELECT m.rec_idx, p.n_rows AS windows, p.n_positive AS positive_windows
+FROM parquet_files p JOIN _pq_map m USING (file_id)
+ORDER BY m.rec_idx
 """
 
 
 def derive_tables(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> None:
-    """Rebuild recordings, events, seizures, windows, groups and rejected from the cache."""
+    """Rebuild recordings, events, seizures, window_counts, groups and rejected from the cache."""
     create_derived_tables(m.con)
+    m.con.execute("DROP VIEW IF EXISTS window_labels")  # an EEG audit's, in the same manifest
+    m.con.execute("DROP TABLE IF EXISTS windows")
     rows = m.query(
         "SELECT p.path, p.file_id, p.n_rows, p.group_value, p.split_value, f.content_hash"
         " FROM parquet_files p JOIN files f USING (path)"
@@ -89,7 +89,6 @@ def derive_tables(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> 
     if recordings:
         m.insert("recordings", recordings)
     order_rows = [rows[i] for i in order]
-    _windows(m, [r[1] for r in order_rows])
     mapping = pa.table(
         {
             "rec_idx": pa.array(range(len(order)), pa.int32()),
@@ -99,56 +98,11 @@ def derive_tables(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> 
     m.con.register("_pq_map", mapping)
     try:
         m.con.execute(_GROUPS)
+        m.con.execute(_COUNTS)
     finally:
         m.con.unregister("_pq_map")
     build_seizures(m.con)  # no events: an empty table with the seizures columns
-    m.con.execute(_VIEW)
     _reject(m, walk_problems)
-
-
-def _windows(m: Manifest, file_ids: list[int]) -> None:
-    """One window per row, unpacked from the files' label bitmaps; file i is rec_idx i."""
-    m.con.execute(
-        "CREATE OR REPLACE TABLE windows (rec_idx INTEGER NOT NULL, window_idx INTEGER NOT NULL,"
-        " overlap_s DOUBLE NOT NULL, positive BOOLEAN NOT NULL)"
-    )
-    files = m.query(  # bitmaps: one bit per row, 1.25 MB per 10 M rows
-        "SELECT u.i, p.n_rows, p.positive_bits FROM parquet_files p"
-        " JOIN (SELECT unnest($ids) AS file_id, generate_subscripts($ids, 1) - 1 AS i) u"
-        " USING (file_id) ORDER BY u.i",
-        {"ids": file_ids},
-    )
-    chunk: list[tuple[int, int, bytes]] = []
-    rows = 0
-    for rec_idx, n_rows, bits in files:
-        chunk.append((rec_idx, n_rows, bits))
-        rows += n_rows
-        if rows >= WINDOW_CHUNK_ROWS:
-            _append_windows(m, chunk)
-            chunk, rows = [], 0
-    if chunk:
-        _append_windows(m, chunk)
-
-
-def _append_windows(m: Manifest, files: list[tuple[int, int, bytes]]) -> None:
-    counts = np.array([n for _, n, _ in files], dtype=np.int64)  # (F,)
-    positive = np.concatenate(
-        [np.unpackbits(np.frombuffer(bits, np.uint8), count=n) for _, n, bits in files]
-    ).astype(bool)  # (rows,)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)  # (rows,) first row of its file
-    table = pa.table(
-        {
-            "rec_idx": np.repeat(np.array([r for r, _, _ in files], dtype=np.int32), counts),
-            "window_idx": (np.arange(positive.size) - starts).astype(np.int32),
-            "overlap_s": positive.astype(np.float64),
-            "positive": positive,
-        }
-    )
-    m.con.register("_pq_windows", table)
-    try:
-        m.con.execute("INSERT INTO windows SELECT * FROM _pq_windows")
-    finally:
-        m.con.unregister("_pq_windows")
 
 
 def _recording_ids(paths: list[str]) -> list[str]:

@@ -1,16 +1,19 @@
-"""One batch of label rows into per-file statistics, problems, bitmaps and group counts.
+"""One batch of label counts into per-file statistics, problems and group counts.
 
-A ``Batch`` holds the label rows (``ROWS``: file, row, label code) and the group and split
-counts per (file, value) (``COUNTS``). Label counts per file come from one NumPy ``bincount`` over
-(file, class); group and split summaries from pyarrow's group-by over the counts (a handful of
+A ``Batch`` holds the counts per (file, label code) (``LABELS``, with the value when it is
+outside the mapping) and per (file, value) of the group and split columns (``GROUPS``: rows and
+positive rows). Label counts per file come from one NumPy ``bincount`` over (file, class) weighted
+by the counts; group and split summaries from pyarrow's group-by over their counts (a handful of
 rows per file, or one per row for a per-row source id, which then stays in Arrow). A file is
-rejected for null labels, labels outside the mapping, null groups, null or several split values.
+rejected for null labels, labels outside the mapping, null groups, null or several split values;
+only such a file is read again, for the first offending row a message names.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -18,13 +21,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflight.sources import parquet as pqs
-from preflight.sources.parquet import ParquetOptions, Problem
+from preflight.sources.parquet import LabelClass, ParquetOptions, Problem
 
-__all__ = ["COUNTS", "ROWS", "Batch", "FileRead", "Found", "ReadResult", "ident", "judge"]
+__all__ = [
+    "COUNTS", "GROUPS", "LABELS", "LABEL_CODE", "Batch", "FileRead", "Found", "ReadResult",
+    "ident", "judge", "label_column", "label_params",
+]  # fmt: skip
 
-ROWS = pa.schema([("f", pa.int32()), ("row", pa.int32()), ("code", pa.int8())])
-COUNTS = pa.schema([("f", pa.int32()), ("value", pa.string()), ("rows", pa.int64())])
+# What the aggregate query returns: rows per (file, label code, outside value, group, split).
+COUNTS = pa.schema(
+    [("f", pa.int32()), ("code", pa.int8()), ("other", pa.string()),
+     ("grp", pa.string()), ("split", pa.string()), ("rows", pa.int64())]
+)  # fmt: skip
+LABELS = pa.schema(
+    [("f", pa.int32()), ("code", pa.int8()), ("other", pa.string()), ("rows", pa.int64())]
+)
+GROUPS = pa.schema(
+    [("f", pa.int32()), ("value", pa.string()), ("rows", pa.int64()), ("positive", pa.int64())]
+)
 _CODES = 4  # label classes counted per file: negative, positive, outside the mapping, null
+_SHOWN = 5  # values outside the mapping a message names
+# The label code of column ``lab``: 1 positive, 0 negative, -1 outside the mapping, NULL null
+# (parameters ``$positive`` and ``$negative``: see ``label_params``).
+LABEL_CODE = (
+    "CAST(CASE WHEN lab IS NULL THEN NULL WHEN list_contains($positive, lab) THEN 1"
+    " WHEN list_contains($negative, lab) THEN 0 ELSE -1 END AS TINYINT)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +65,10 @@ class FileRead:
     found: Found
     index: int  # position in the list read: ``f`` in the batches and the group counts
     content_hash: str | None = None  # None until the framing is checked, or when it is not Parquet
-    types: dict[str, str] = field(default_factory=dict)  # top-level column -> DuckDB type
+    types: dict[str, str] = field(default_factory=dict)  # top-level column -> Arrow type name
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0  # from the footer
-    n_positive: int = 0
-    positive_bits: bytes = b""  # np.packbits of the rows' positive flags, row 0 first
+    n_positive: int = 0  # counted
     group_value: str | None = None  # the file's one group, when the group column is constant
     split_value: str | None = None  # the file's split, from the split column
 
@@ -59,9 +80,10 @@ class FileRead:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What a batch of files holds: label rows (``ROWS``), group and split counts (``COUNTS``)."""
+    """What a batch of files holds: label counts (``LABELS``), group and split counts
+    (``GROUPS``)."""
 
-    rows: pa.Table
+    labels: pa.Table
     groups: pa.Table
     splits: pa.Table
 
@@ -79,6 +101,20 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def label_params(options: ParquetOptions) -> dict[str, Any]:
+    """The parameters of ``LABEL_CODE``."""
+    return {
+        "positive": options.values(LabelClass.POSITIVE),
+        "negative": options.values(LabelClass.NEGATIVE),
+    }
+
+
+def label_column(options: ParquetOptions) -> str:
+    """SQL of the label column cast to the mapping's key type, as ``lab``."""
+    sql_type = "BIGINT" if options.numeric_labels() else "VARCHAR"
+    return f"CAST({ident(options.label_column)} AS {sql_type}) AS lab"
+
+
 Summary = tuple[int, str | None, int]  # (distinct non-null values, the smallest, null rows)
 
 
@@ -92,13 +128,14 @@ def judge(
     """Fill in the batch's statistics and problems; return its usable files' group counts."""
     slot = np.full(max(fr.index for fr in batch) + 1, -1, dtype=np.int64)
     slot[[fr.index for fr in batch]] = np.arange(len(batch))
-    where = slot[read.rows.column("f").to_numpy()]  # (R,) each row's file, 0..B-1
-    code = read.rows.column("code")
-    null = pc.is_null(code).to_numpy(zero_copy_only=False)  # (R,)
-    value = pc.fill_null(code, 0).to_numpy(zero_copy_only=False)  # (R,) -1, 0 or 1
-    kind = np.where(null, 3, np.where(value == -1, 2, value))  # (R,) 0 neg, 1 pos, 2 out, 3 null
-    counts = np.bincount(where * _CODES + kind, minlength=len(batch) * _CODES)
-    counts = counts.reshape(len(batch), _CODES)  # (B, 4)
+    where = slot[read.labels.column("f").to_numpy()]  # (C,) each count's file, 0..B-1
+    code = read.labels.column("code")
+    null = pc.is_null(code).to_numpy(zero_copy_only=False)  # (C,)
+    value = pc.fill_null(code, 0).to_numpy(zero_copy_only=False)  # (C,) -1, 0 or 1
+    kind = np.where(null, 3, np.where(value == -1, 2, value))  # (C,) 0 neg, 1 pos, 2 out, 3 null
+    rows = read.labels.column("rows").to_numpy()  # (C,)
+    counts = np.bincount(where * _CODES + kind, weights=rows, minlength=len(batch) * _CODES)
+    counts = counts.astype(np.int64).reshape(len(batch), _CODES)  # (B, 4)
     groups, splits = _summaries(read.groups), _summaries(read.splits)
     for i, fr in enumerate(batch):
         if not fr.ok:
@@ -106,20 +143,19 @@ def judge(
         negative, positive, outside, nulls = (int(c) for c in counts[i])
         agg = {"n_rows": negative + positive + outside + nulls, "nulls": nulls,
                "outside": outside, "n_positive": positive}  # fmt: skip
-        first = _first_rows(read.rows, where == i, null, value) if nulls + outside else {}
+        first = _first_rows(con, root, fr, options) if nulls + outside else {}
         fr.problems += _label_problems(agg, fr, options, first)
         if outside:
-            fr.problems.append(_outside(con, root, fr, agg, first, options))
+            fr.problems.append(_outside(read.labels, fr, agg, first, options))
         fr.problems += _value_problems(groups.get(fr.index), splits.get(fr.index), agg, options)
         fr.n_positive = positive
         fr.group_value = _constant(groups.get(fr.index))
         fr.split_value = _constant(splits.get(fr.index))
-    _pack_bits(batch, read.rows, where, value == 1)
     usable = pa.array([fr.index for fr in batch if fr.ok], pa.int32())
     kept = pc.and_(
         pc.is_in(read.groups.column("f"), usable), pc.is_valid(read.groups.column("value"))
     )
-    return read.groups.filter(kept).cast(COUNTS)
+    return read.groups.filter(kept).cast(GROUPS)
 
 
 def _summaries(counts: pa.Table) -> dict[int, Summary]:
@@ -157,28 +193,22 @@ def _constant(summary: Summary | None) -> str | None:
 
 
 def _first_rows(
-    rows: pa.Table, mine: np.ndarray, null: np.ndarray, value: np.ndarray
+    con: duckdb.DuckDBPyConnection, root: str, fr: FileRead, options: ParquetOptions
 ) -> dict[str, int]:
-    """The first null row and the first row outside the mapping of one (failing) file."""
-    row = rows.column("row").to_numpy()
-    out = {}
-    for name, mask in (("null", mine & null), ("outside", mine & (value == -1) & ~null)):
-        if mask.any():
-            out[name] = int(row[mask].min())
-    return out
-
-
-def _pack_bits(
-    batch: list[FileRead], rows: pa.Table, where: np.ndarray, positive: np.ndarray
-) -> None:
-    """Each usable file's positive flags, one bit per row (vectorized over the batch)."""
-    counts = np.array([fr.n_rows for fr in batch], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)])  # (B + 1,)
-    flags = np.zeros(int(starts[-1]), dtype=bool)  # (rows of the batch,)
-    flags[starts[where] + rows.column("row").to_numpy()] = positive
-    for i, fr in enumerate(batch):
-        if fr.ok:
-            fr.positive_bits = np.packbits(flags[starts[i] : starts[i + 1]]).tobytes()
+    """The first null row and the first row outside the mapping of one failing file (read
+    again: the counts hold no row numbers)."""
+    row = con.execute(
+        "SELECT min(file_row_number) FILTER (WHERE code IS NULL),"
+        " min(file_row_number) FILTER (WHERE code = -1)"
+        f" FROM (SELECT file_row_number, {LABEL_CODE} AS code"
+        f"       FROM (SELECT file_row_number, {label_column(options)}"
+        "              FROM read_parquet($paths, file_row_number = true)))",
+        {
+            **label_params(options),
+            "paths": [pqs.literal_path(os.path.join(root, fr.found.rel))],
+        },
+    ).fetchone() or (None, None)
+    return {name: int(r) for name, r in zip(("null", "outside"), row, strict=True) if r is not None}
 
 
 def _label_problems(
@@ -235,25 +265,19 @@ def _value_problems(
 
 
 def _outside(
-    con: duckdb.DuckDBPyConnection,
-    root: str,
+    labels: pa.Table,
     fr: FileRead,
     agg: dict[str, int],
     first: dict[str, int],
     options: ParquetOptions,
 ) -> Problem:
-    """The problem of labels outside the mapping, naming up to five of them (read again)."""
-    sql_type = "BIGINT" if options.numeric_labels() else "VARCHAR"
-    values = con.sql(
-        f"SELECT DISTINCT CAST({ident(options.label_column)} AS {sql_type}) AS v"
-        " FROM read_parquet($paths) WHERE v IS NOT NULL AND NOT list_contains($known, v)"
-        " ORDER BY v LIMIT 5",
-        params={
-            "paths": [pqs.literal_path(os.path.join(root, fr.found.rel))],
-            "known": list(options.label_map),
-        },
-    ).fetchall()
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for (v,) in values)
+    """The problem of labels outside the mapping, naming up to five of them (from the counts)."""
+    mine = labels.filter(pc.equal(labels.column("f"), fr.index))
+    found = {v for v in mine.column("other").to_pylist() if v is not None}
+    values: list[int | str] = sorted(int(v) for v in found) if options.numeric_labels() else (
+        sorted(found)
+    )  # fmt: skip
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values[:_SHOWN])
     return Problem(
         pqs.OUTSIDE_MAPPING,
         f"label column {options.label_column!r} holds values outside the mapping in "

@@ -3,14 +3,19 @@
 For Parquet, **a file is a recording and a row is a window** (see ``parquet_derive`` for the
 mapping onto the manifest's tables). The scan is incremental like the EEG scan: a file whose size
 and mtime match the cache (and whose cache was made with the same options) is not opened; a new or
-changed file has its footer and its label, group and split columns read (``parquet_read``), never
-its samples. The parse cache of Parquet sources is three tables:
+changed file has its footer read and its label, group and split columns counted
+(``parquet_read``), never its samples. The parse cache of Parquet sources is three tables of
+exact counts, never a row per sample:
 
 * ``files``: one row per file (kind ``parquet``, content hash = ``sources.parquet.content_hash``,
   or why the whole file was rejected), shared with the EEG scan;
-* ``parquet_files``: per usable file, its rows, its labels as a bitmap (one bit per row:
-  positive or not), its group when constant, its split value from a split column;
-* ``parquet_groups``: per usable file and group value, the number of rows.
+* ``parquet_files``: per usable file, its rows and positive rows, its label column's type (so
+  training reads labels in batches of one type), its group when constant, its split value from a
+  split column;
+* ``parquet_groups``: per usable file and group value, the number of rows and of positive rows.
+
+A manifest written by the earlier layout (a label bitmap per file) has its Parquet cache dropped
+and every file read again (the reader version changed too).
 
 The derived tables are rebuilt only when the fingerprint (every file's content hash or
 rejection, plus the options) changed, all in one transaction.
@@ -40,15 +45,19 @@ __all__ = ["discover_tables", "is_parquet_corpus", "scan_parquet"]
 _CACHE = [
     """CREATE TABLE IF NOT EXISTS parquet_files (
         path VARCHAR NOT NULL,           -- root-relative, as in files.path
-        file_id INTEGER NOT NULL,        -- keys parquet_rows and parquet_groups
-        n_rows BIGINT NOT NULL, n_positive BIGINT NOT NULL,
-        positive_bits BLOB NOT NULL,     -- numpy.packbits of each row's positive flag
+        file_id INTEGER NOT NULL,        -- keys parquet_groups
+        n_rows BIGINT NOT NULL,          -- counted, and equal to the footer's
+        n_positive BIGINT NOT NULL,      -- rows whose label maps to positive (the rest: negative)
+        label_type VARCHAR NOT NULL,     -- the label column's Arrow type (int8, bool, string ...)
         group_value VARCHAR,             -- the file's group when one value covers it
         split_value VARCHAR              -- the split column's value (NULL: split from folders)
     )""",
-    "CREATE TABLE IF NOT EXISTS parquet_groups"
-    " (file_id INTEGER NOT NULL, group_value VARCHAR NOT NULL, rows BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS parquet_groups (
+        file_id INTEGER NOT NULL, group_value VARCHAR NOT NULL,
+        rows BIGINT NOT NULL, positive BIGINT NOT NULL
+    )""",
 ]
+_LAYOUT = {"parquet_files": "label_type", "parquet_groups": "positive"}  # a column of each
 
 _Walked = tuple[list[Found], list[tuple[str, Reason, str]], int]
 
@@ -71,8 +80,7 @@ def scan_parquet(root: str | Path, manifest: Manifest, options: ParquetOptions) 
     root = Path(root)
     found, problems, ignored = discover_tables(root, options.file_pattern)
     version = f"{pqs.READER_VERSION}+{options.digest()}"
-    for ddl in _CACHE:
-        manifest.con.execute(ddl)
+    _create_cache(manifest)
     cached = {
         path: (size, mtime, reader_version)
         for path, size, mtime, reader_version in manifest.query(
@@ -85,7 +93,7 @@ def scan_parquet(root: str | Path, manifest: Manifest, options: ParquetOptions) 
     read = read_tables(str(root), to_read, options)
     with manifest.transaction():
         _forget(manifest, deleted + [f.rel for f in to_read if f.rel in cached])
-        _store(manifest, read, version)
+        _store(manifest, read, version, options.label_column)
         state = _state(options, problems)
         fingerprint = _fingerprint(manifest, state)
         rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
@@ -155,6 +163,18 @@ def discover_tables(root: Path, pattern: str) -> _Walked:
     return found, problems, ignored
 
 
+def _create_cache(m: Manifest) -> None:
+    """The cache tables; those of the earlier layout (a label bitmap per file) are dropped."""
+    for table, column in _LAYOUT.items():
+        columns = m.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        )
+        if columns and (column,) not in columns:
+            m.con.execute(f"DROP TABLE {table}")
+    for ddl in _CACHE:
+        m.con.execute(ddl)
+
+
 def _forget(m: Manifest, paths: list[str]) -> None:
     """Drop the cached rows of ``paths``, and any cache row whose file left ``files``."""
     if paths:
@@ -169,7 +189,7 @@ def _forget(m: Manifest, paths: list[str]) -> None:
     m.con.execute("DROP TABLE _pq_gone")
 
 
-def _store(m: Manifest, read: ReadResult, version: str) -> None:
+def _store(m: Manifest, read: ReadResult, version: str, label_column: str) -> None:
     """Write the files just read, their statistics and group counts into the cache tables."""
     if not read.files:
         return
@@ -185,7 +205,7 @@ def _store(m: Manifest, read: ReadResult, version: str) -> None:
             "file_id": [base + fr.index for fr in ok],
             "n_rows": [fr.n_rows for fr in ok],
             "n_positive": [fr.n_positive for fr in ok],
-            "positive_bits": [fr.positive_bits for fr in ok],
+            "label_type": [fr.types[label_column] for fr in ok],
             "group_value": [fr.group_value for fr in ok],
             "split_value": [fr.split_value for fr in ok],
         },
@@ -195,7 +215,7 @@ def _store(m: Manifest, read: ReadResult, version: str) -> None:
     m.con.register("_pq_usable", usable)
     try:
         m.con.execute(
-            "INSERT INTO parquet_groups SELECT $base + g.f, g.value, g.rows"
+            "INSERT INTO parquet_groups SELECT $base + g.f, g.value, g.rows, g.positive"
             " FROM _pq_groups g SEMI JOIN _pq_usable u USING (f)",
             {"base": base},
         )

@@ -1,9 +1,10 @@
 """Where the stamps of some splits are, and their labels: the index both stamp datasets read.
 
-``StampSource.load(manifest, splits)`` reads from the manifest of an audited Parquet source, in
-two queries, the files of the splits (in ``rec_idx`` order) and every row's label
-(``windows.positive``); it checks that no file changed since the audit and reads each file's
-footer for its row-group sizes (the unit both datasets read). Position ``i`` of a
+``StampSource.load(manifest, splits)`` reads from the manifest of an audited Parquet source the
+files of the splits (in ``rec_idx`` order); it checks that no file changed since the audit, reads
+every row's label from the files' label column (``parquet_rows``: the manifest holds counts per
+file, checked against what is read) and each file's footer for its row-group sizes (the unit both
+datasets read). Position ``i`` of a
 source is position ``i`` of ``WindowIndex.load(manifest, splits)``: both list the rows in
 (``rec_idx``, row) order, so a ``BalancedSampler`` built on that index draws source positions.
 The index costs one byte per row (10 MB for 10 million rows); the stamps stay on disk.
@@ -30,6 +31,7 @@ from torch.utils.data import Dataset
 
 from preflight.errors import InputError, Reason, UsageError
 from preflight.manifest.store import Manifest
+from preflight.pipelines.parquet_rows import read_row_labels
 from preflight.pipelines.stamp_codec import (
     STAMP_SHAPE,
     augment_stamp,
@@ -121,20 +123,13 @@ class StampSource:
         ]
         _check_unchanged(listed)
         files = tuple(dataclasses.replace(f, row_groups=_row_groups(f)) for f in listed)
-        positive = manifest.con.execute(  # WindowIndex's order: (rec_idx, window_idx)
-            "SELECT w.positive FROM windows w JOIN recordings r USING (rec_idx)"
-            " WHERE list_contains($splits, r.split) ORDER BY w.rec_idx, w.window_idx",
-            {"splits": list(names)},
-        ).fetchnumpy()["positive"]
-        counts = np.array([f.n_rows for f in files], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        if offsets[-1] != len(positive):
+        labels = read_row_labels(manifest, names, root=base)  # WindowIndex's order
+        if labels.files.tolist() != [f.rec_idx for f in files]:
             raise UsageError(
-                f"the manifest lists {offsets[-1]} rows in its files but {len(positive)} "
-                "windows; run `preflight audit` again",
+                "the manifest's files and their counts disagree; run `preflight audit` again",
                 path=manifest.path,
             )
-        return cls(names, files, offsets, np.asarray(positive, bool), column)
+        return cls(names, files, labels.offsets, labels.positive, column)
 
     def locate(self, position: int) -> tuple[int, int]:
         """(file index, row in the file) of a source position."""

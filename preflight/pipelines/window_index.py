@@ -1,7 +1,10 @@
 """The windows of one split as NumPy arrays: what the sampler and the dataset both index.
 
 Position ``i`` in a ``WindowIndex`` is the sample index a sampler yields and a dataset reads.
-Everything comes from the manifest in one SQL query; no recording is opened.
+For a recording corpus everything comes from the manifest in one SQL query; no recording is
+opened. A Parquet source's manifest holds counts per file, not a row per sample: its rows' labels
+are read from the files' label column (``parquet_rows``), a file being a recording and a row a
+window.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
+from preflight.pipelines.parquet_rows import read_row_labels
 
 _QUERY = """
 WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading
@@ -92,6 +96,8 @@ class WindowIndex:
             )
         window_s = float(manifest.meta("window_s") or "nan")
         stride_s = float(manifest.meta("stride_s") or "nan")
+        if manifest.meta("format") == "parquet":
+            return cls._of_table(manifest, names, window_s, stride_s)
         cols = manifest.con.execute(
             _QUERY, {"splits": list(names), "window": window_s, "stride": stride_s}
         ).fetchnumpy()
@@ -104,4 +110,27 @@ class WindowIndex:
             positive=np.asarray(cols["positive"], dtype=bool),
             seizure=np.asarray(cols["seizure"], dtype=np.int32),
             patient=np.asarray(cols["patient"], dtype=np.int32),
+        )
+
+    @classmethod
+    def _of_table(
+        cls, manifest: Manifest, names: tuple[str, ...], window_s: float, stride_s: float
+    ) -> WindowIndex:
+        """A Parquet source's rows, labels read from its files; no seizure ids (no events)."""
+        rows = read_row_labels(manifest, names)
+        codes = manifest.con.execute(
+            "SELECT rec_idx, CAST(dense_rank() OVER (ORDER BY patient) - 1 AS INTEGER) AS code"
+            " FROM recordings ORDER BY rec_idx"
+        ).fetchnumpy()
+        patient_of = np.zeros(int(codes["rec_idx"].max(initial=-1)) + 1, dtype=np.int32)
+        patient_of[np.asarray(codes["rec_idx"])] = codes["code"]
+        return cls(
+            splits=names,
+            window_s=window_s,
+            stride_s=stride_s,
+            rec_idx=rows.rec_idx,
+            window_idx=rows.row,
+            positive=rows.positive,
+            seizure=np.full(len(rows.rec_idx), -1, dtype=np.int32),
+            patient=patient_of[rows.rec_idx],
         )

@@ -6,10 +6,11 @@ samples. This module holds what that needs and nothing of DuckDB:
 
 * ``ParquetOptions``: which column is the label and how its values map to the two classes,
   which column groups rows (for leak checks), where the split comes from;
-* ``content_hash``: the file's framing checked and its content fingerprinted from a few
-  kilobytes, or an ``InputError`` for a file that is not Parquet;
-* ``top_level_columns`` and ``column_problems``: a file's columns (from DuckDB's
-  ``parquet_schema``) against the options: missing, or of the wrong type.
+* ``read_footer``: the file's framing checked, its content fingerprinted and its footer parsed
+  (rows, top-level column types) from the same few kilobytes read from its end, or an
+  ``InputError`` for a file that is not Parquet (``content_hash`` is the fingerprint alone);
+* ``arrow_kind`` and ``column_problems``: a file's columns against the options: missing, or of
+  the wrong type.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -37,20 +40,21 @@ __all__ = [
     "READER_NAME",
     "READER_VERSION",
     "ColumnKind",
+    "Footer",
     "LabelClass",
     "ParquetOptions",
     "Problem",
-    "column_kind",
+    "arrow_kind",
     "column_problems",
     "content_hash",
     "literal_path",
     "not_parquet",
     "parse_label_map",
-    "top_level_columns",
+    "read_footer",
 ]
 
 READER_NAME = "parquet"
-READER_VERSION = "1"
+READER_VERSION = "2"  # 2: per-file label counts, no per-row bitmap
 KIND = "parquet"  # ``files.kind`` of Parquet inputs
 
 # Reason codes of rejected Parquet files, kept in one place (see the report's proposal for
@@ -86,17 +90,20 @@ class ColumnKind(StrEnum):
     OTHER = "other"
 
 
-_INTEGERS = frozenset(
-    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
-)
-_KINDS = {"BOOLEAN": ColumnKind.BOOLEAN, "VARCHAR": ColumnKind.STRING, "BLOB": ColumnKind.BINARY}
-
-
-def column_kind(duckdb_type: str | None) -> ColumnKind:
-    """The type family of a column DuckDB reads as ``duckdb_type`` (``TINYINT``, ``VARCHAR``)."""
-    name = (duckdb_type or "").upper()
-    return ColumnKind.INTEGER if name in _INTEGERS else _KINDS.get(name, ColumnKind.OTHER)
+def arrow_kind(arrow_type: pa.DataType) -> ColumnKind:
+    """The type family of a column whose Arrow type (from the file's footer) is ``arrow_type``."""
+    if pa.types.is_dictionary(arrow_type):  # a categorical column: DuckDB reads its values
+        arrow_type = arrow_type.value_type
+    if pa.types.is_integer(arrow_type):
+        return ColumnKind.INTEGER
+    if pa.types.is_boolean(arrow_type):
+        return ColumnKind.BOOLEAN
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return ColumnKind.STRING
+    binary = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)
+    if any(is_binary(arrow_type) for is_binary in binary):
+        return ColumnKind.BINARY
+    return ColumnKind.OTHER
 
 
 _LENS_MAPPING: dict[int | str, LabelClass] = {0: LabelClass.POSITIVE, 1: LabelClass.NEGATIVE}
@@ -217,6 +224,19 @@ class Problem:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class Footer:
+    """What a file's end says: its content fingerprint, rows and top-level column types."""
+
+    content_hash: str
+    n_rows: int
+    types: dict[str, pa.DataType]  # top-level column -> Arrow type, in the file's order
+
+    def kinds(self) -> dict[str, ColumnKind]:
+        """Top-level column -> type family."""
+        return {name: arrow_kind(t) for name, t in self.types.items()}
+
+
 def content_hash(path: str) -> str:
     """Check that ``path`` ends as Parquet does and fingerprint its content without its samples.
 
@@ -229,6 +249,31 @@ def content_hash(path: str) -> str:
         InputError: the file is too short, lacks the ``PAR1`` magic at its end or declares a
             footer longer than itself (``NOT_PARQUET``); or it cannot be read (``unreadable``).
     """
+    return _fingerprint(*_tail(path))
+
+
+def read_footer(path: str) -> Footer:
+    """``content_hash`` and the footer parsed by pyarrow, from the same bytes (one read).
+
+    Parsing here, file by file, costs about 0.1 ms per footer; DuckDB's ``parquet_schema`` over
+    a list of files took twice that (a separate pass, which the label query cannot reuse).
+
+    Raises:
+        InputError: as ``content_hash``; or the footer does not parse (``NOT_PARQUET``).
+    """
+    size, data = _tail(path)
+    try:
+        meta = pq.read_metadata(pa.BufferReader(data))
+        schema = meta.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise not_parquet(path, f"its footer does not parse ({why})") from None
+    types = {f.name: f.type for f in schema}
+    return Footer(_fingerprint(size, data), int(meta.num_rows), types)
+
+
+def _tail(path: str) -> tuple[int, bytes]:
+    """The file's size and its last bytes: the footer, its framing and up to 8 KiB before it."""
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -250,8 +295,13 @@ def content_hash(path: str) -> str:
         raise InputError(
             f"cannot read: {exc.strerror}", reason=Reason.UNREADABLE, path=path
         ) from None
+    return size, data[len(data) - wanted :]
+
+
+def _fingerprint(size: int, data: bytes) -> str:
+    """The content's hash (not the name's: a copy under another name has the same one)."""
     digest = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
-    digest.update(data[len(data) - wanted :])
+    digest.update(data)
     return digest.hexdigest()
 
 
@@ -270,29 +320,6 @@ def not_parquet(path: str, why: str) -> InputError:
     """The error rejecting a file that is not readable Parquet, with a printable reason."""
     why = " ".join("".join(c if c.isprintable() else " " for c in why).split())
     return InputError(f"not a readable Parquet file: {why}", reason=NOT_PARQUET, path=path)
-
-
-def top_level_columns(schema: Sequence[tuple[str, str | None, int | None]]) -> dict[str, str]:
-    """Top-level column name -> DuckDB type name, from one file's ``parquet_schema`` rows.
-
-    Args:
-        schema: (name, duckdb_type, num_children) per schema element, in the footer's
-            depth-first order, the root first. A nested column is typed ``NESTED``.
-    """
-
-    def end(i: int) -> int:  # the index after element i's subtree
-        j = i + 1
-        for _ in range(schema[i][2] or 0):
-            j = end(j)
-        return j
-
-    out: dict[str, str] = {}
-    i = 1
-    while i < len(schema):
-        name, duckdb_type, children = schema[i]
-        out[name] = "NESTED" if children else (duckdb_type or "")
-        i = end(i)
-    return out
 
 
 def column_problems(columns: Mapping[str, ColumnKind], options: ParquetOptions) -> list[Problem]:

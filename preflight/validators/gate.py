@@ -183,7 +183,10 @@ def _reading(m: Manifest) -> Iterator[None]:
 
 def _require_tables(m: Manifest) -> None:
     rows = m.query("SELECT table_name FROM information_schema.tables")
-    missing = [t for t in _REQUIRED_TABLES if t not in {r[0] for r in rows}]
+    counts = m.meta("format") == "parquet"  # window counts per file, no row per window
+    required = [("window_counts" if counts and t == "windows" else t) for t in _REQUIRED_TABLES]
+    required += ["groups"] if counts else []
+    missing = [t for t in required if t not in {r[0] for r in rows}]
     if missing:
         raise ManifestError(
             f"the manifest has no {', '.join(missing)} table; run `preflight audit SOURCE` first",

@@ -8,7 +8,11 @@ pandera's failure cases into a result record). pandera's exception never leaves 
 to their recording's duration, events to the reader of their annotation file). ``windows`` can
 hold millions of rows, so DuckDB first folds it into one row per recording (count, first and last
 index, distinct indices, and counts of rows breaking a per-window rule) and pandera validates
-those rows: every window is still looked at, but in SQL, and a failure names the recording.
+those rows: every window is still looked at, but in SQL, and a failure names the recording. A
+Parquet source stores no row per window but exact counts per file (``window_counts``, and
+``groups`` per group value); its ``schema_windows`` validates those counts instead: one row per
+recording, as many windows as the file's rows (its ``duration_s``), positives between 0 and the
+windows, and group rows adding up to the file's rows.
 """
 
 from __future__ import annotations
@@ -282,9 +286,66 @@ def _windows() -> TableSchema:
     )  # fmt: skip
 
 
-def table_schemas() -> list[TableSchema]:
-    """The schemas of ``recordings``, ``events``, ``seizures`` and ``windows``, in that order."""
-    return [_recordings(), _events(), _seizures(), _windows()]
+_WINDOW_COUNTS_SQL = """
+WITH g AS (SELECT rec_idx, sum(rows) AS group_rows, sum(positive) AS group_positive
+           FROM groups GROUP BY rec_idx),
+     c AS (SELECT rec_idx, windows, positive_windows,
+                  count(*) OVER (PARTITION BY rec_idx) AS copies
+           FROM window_counts)
+SELECT coalesce(r.recording_id, 'rec_idx ' || CAST(c.rec_idx AS VARCHAR)) AS recording_id,
+       r.recording_id IS NOT NULL AS known, coalesce(c.windows, 0) AS windows,
+       coalesce(c.positive_windows, 0) AS positive_windows, coalesce(c.copies, 0) AS copies,
+       CAST(r.duration_s AS BIGINT) AS expected_windows,
+       g.group_rows, g.group_positive
+FROM c FULL OUTER JOIN recordings r USING (rec_idx)
+LEFT JOIN g USING (rec_idx)
+ORDER BY r.rec_idx NULLS LAST, c.rec_idx
+"""
+
+
+def _window_counts() -> TableSchema:
+    """``schema_windows`` of a Parquet source: its per-file counts (``window_counts``)."""
+    n, p = "windows", "positive_windows"
+    checks, shown = _rules(
+        {
+            "recording in recordings": ((n,), lambda df: df["known"]),
+            "one count row per recording": (("copies",), lambda df: df["copies"] == 1),
+            "window count fits the duration": (
+                (n, "expected_windows"),
+                lambda df: df["expected_windows"].isna() | (df[n] == df["expected_windows"]),
+            ),
+            "0 <= positive_windows <= windows": (
+                (n, p),
+                lambda df: (df[p] >= 0) & (df[p] <= df[n]),
+            ),
+            "group rows add up to the windows": (
+                (n, p, "group_rows", "group_positive"),
+                lambda df: (
+                    df["group_rows"].isna()
+                    | ((df["group_rows"] == df[n]) & (df["group_positive"] == df[p]))
+                ),
+            ),
+        }
+    )
+    schema = pa.DataFrameSchema(
+        {"recording_id": _col("string", unique=True), n: _col("integer"), p: _col("integer")},
+        checks=checks,
+        name="windows",
+    )
+    return TableSchema(
+        "windows", _WINDOW_COUNTS_SQL, schema, lambda df: df["recording_id"].astype(str), shown,
+        unit="recordings",
+    )  # fmt: skip
+
+
+def table_schemas(*, counts: bool = False) -> list[TableSchema]:
+    """The schemas of ``recordings``, ``events``, ``seizures`` and ``windows``, in that order.
+
+    Args:
+        counts: windows are stored as counts per recording (``window_counts``, a Parquet
+            source), not a row per window.
+    """
+    return [_recordings(), _events(), _seizures(), _window_counts() if counts else _windows()]
 
 
 def check_schemas(m: Manifest) -> list[CheckResult]:
@@ -300,7 +361,7 @@ def check_schemas(m: Manifest) -> list[CheckResult]:
     """
     params = _window_params(m)
     results = []
-    for spec in table_schemas():
+    for spec in table_schemas(counts=m.meta("format") == "parquet"):
         sql_params = {k: v for k, v in params.items() if f"${k}" in spec.sql}
         frame = m.con.execute(spec.sql, sql_params or None).df()
         results.append(_validate(spec, frame))

@@ -12,9 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from preflight.config import GateConfig, PreflightConfig
+from preflight.manifest.queries import split_stats
 from preflight.manifest.store import Manifest
+from preflight.pipelines import parquet_read
 from preflight.pipelines.audit import audit
-from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
+from preflight.pipelines.parquet_read import read_tables
+from preflight.pipelines.parquet_scan import discover_tables, is_parquet_corpus, scan_parquet
 from preflight.pipelines.synth_stamps import (
     BAD_FILE_REASON,
     StampCorpus,
@@ -22,6 +25,7 @@ from preflight.pipelines.synth_stamps import (
     StampSpec,
     synthesize_stamps,
 )
+from preflight.pipelines.window_index import WindowIndex
 from preflight.reports.model import AuditReport
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
@@ -270,7 +274,8 @@ def test_file_names_holding_glob_characters_are_read_literally(
 
 
 def test_files_typing_the_label_differently_are_all_read(tmp_path: Path) -> None:
-    """int8, int64 and boolean label columns in one tier: read in one batch per type."""
+    """int8, int64 and boolean label columns in one tier: read in one batch per type, by the
+    audit and by training."""
     root = tmp_path / "typed"
     (root / "train").mkdir(parents=True)
     for name, array in (
@@ -282,10 +287,12 @@ def test_files_typing_the_label_differently_are_all_read(tmp_path: Path) -> None
     with Manifest.open(tmp_path / "m.duckdb") as m:
         scan_parquet(root, m, ParquetOptions())
         counts = m.query(
-            "SELECT r.recording_id, count(*) FILTER (WHERE w.positive) FROM windows w"
-            " JOIN recordings r USING (rec_idx) GROUP BY 1 ORDER BY 1"
+            "SELECT r.recording_id, w.positive_windows FROM window_counts w"
+            " JOIN recordings r USING (rec_idx) ORDER BY 1"
         )
+        index = WindowIndex.load(m, "train")
     assert counts == [("train/a", 1), ("train/b", 2), ("train/c", 1)]
+    assert index.positive.tolist() == [True, False, False, True, True, False, True, False, False]
 
 
 def test_a_folder_is_a_parquet_corpus_when_it_holds_tables(tmp_path: Path) -> None:
@@ -296,3 +303,77 @@ def test_a_folder_is_a_parquet_corpus_when_it_holds_tables(tmp_path: Path) -> No
     shutil.copyfile(corpus.root / "dev" / "part-0000.parquet", hidden / ".cache" / "x.parquet")
     assert not is_parquet_corpus(hidden)
     assert not is_parquet_corpus(corpus.root, ParquetOptions(file_pattern="*.pq"))
+
+
+def test_manifest_counts_equal_a_pyarrow_count_of_every_file(tmp_path: Path) -> None:
+    """The audit stores counts, not rows: per file, per (file, group) and per split they must
+    equal a count of the files themselves; every broken file is rejected, none counted. A file
+    whose group varies by row is added so that ``groups`` holds several values per file."""
+    corpus = make(tmp_path, StampDefect.BAD_FILES)
+    mixed = pq.read_table(corpus.root / "dev" / "part-0000.parquet")
+    regions = pa.array([f"m{i % 3}" for i in range(mixed.num_rows)])
+    pq.write_table(mixed.set_column(2, "region", regions), corpus.root / "dev" / "mixed.parquet")
+    with Manifest.open(tmp_path / "m.duckdb") as m:
+        scan_parquet(corpus.root, m, StampCorpus.options())
+        files = m.query(
+            "SELECT r.path, r.split, w.windows, w.positive_windows FROM window_counts w"
+            " JOIN recordings r USING (rec_idx) ORDER BY r.path"
+        )
+        groups = m.query(
+            "SELECT r.path, g.group_value, g.rows, g.positive FROM groups g"
+            " JOIN recordings r USING (rec_idx) ORDER BY 1, 2"
+        )
+        rejected = {p for (p,) in m.query("SELECT path FROM rejected")}
+        stats = {s: (v["windows"], v["positive_windows"]) for s, v in split_stats(m).items()}
+    truth_files, truth_groups = [], []
+    for path in sorted(corpus.root.rglob("*.parquet")):
+        rel = path.relative_to(corpus.root).as_posix()
+        if rel in corpus.bad_files:
+            continue
+        frame = pq.read_table(path, columns=["is_control", "region"]).to_pandas()
+        positive = frame.is_control == 0
+        truth_files.append((rel, rel.split("/")[0], len(frame), int(positive.sum())))
+        by_region = positive.groupby(frame.region).agg(["size", "sum"])
+        truth_groups += [(rel, g, int(n), int(p)) for g, (n, p) in by_region.iterrows()]
+    assert files == truth_files
+    assert groups == sorted(truth_groups)
+    assert rejected == set(corpus.bad_files)
+    for split in ("train", "dev", "debug"):
+        mine = [(n, p) for _, s, n, p in truth_files if s == split]
+        assert stats[split] == (sum(n for n, _ in mine), sum(p for _, p in mine))
+
+
+def test_a_manifest_of_the_per_row_layout_is_read_again(tmp_path: Path) -> None:
+    """The earlier cache held a label bitmap per file; its tables are dropped, files re-read."""
+    corpus = make(tmp_path)
+    with Manifest.open(tmp_path / "m.duckdb") as m:
+        m.con.execute(
+            "CREATE TABLE parquet_files (path VARCHAR, file_id INTEGER, n_rows BIGINT,"
+            " n_positive BIGINT, positive_bits BLOB, group_value VARCHAR, split_value VARCHAR)"
+        )
+        m.con.execute(
+            "CREATE TABLE parquet_groups (file_id INTEGER, group_value VARCHAR, rows BIGINT)"
+        )
+        result = scan_parquet(corpus.root, m, StampCorpus.options())
+        train = split_stats(m)["train"]
+    assert result.read == 6
+    assert (train["windows"], train["positive_windows"]) == (
+        corpus.tiers["train"].rows,
+        corpus.tiers["train"].positives,
+    )
+
+
+def test_footers_read_in_worker_processes_agree_with_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = make(tmp_path, StampDefect.BAD_FILES)
+    found, _, _ = discover_tables(corpus.root, "*.parquet")
+
+    def read() -> list[tuple[object, ...]]:
+        result = read_tables(str(corpus.root), found, StampCorpus.options())
+        return [(f.content_hash, f.n_rows, f.n_positive, f.types, f.problems) for f in result.files]
+
+    alone = read()
+    monkeypatch.setattr(parquet_read, "PARALLEL_MIN_FILES", 1)
+    assert read() == alone
+    assert sum(1 for *_, problems in alone if problems) == len(corpus.bad_files)

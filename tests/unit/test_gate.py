@@ -316,6 +316,14 @@ def test_suite_named_in_config(tmp_path: Path) -> None:
 def test_parquet_corpus_gets_the_table_suite(tmp_path: Path) -> None:
     with manifest_of(tmp_path, HEALTHY) as m:
         m.set_meta({"format": "parquet"})
+        m.con.execute(  # a table source stores window counts per file, not a row per window
+            "CREATE TABLE window_counts AS SELECT rec_idx, count(*) AS windows,"
+            " count(*) FILTER (WHERE positive) AS positive_windows FROM windows GROUP BY rec_idx"
+        )
+        m.con.execute(
+            "CREATE TABLE groups"
+            " (rec_idx INTEGER, group_value VARCHAR, rows BIGINT, positive BIGINT)"
+        )
         assert run_gate(m, GateConfig()).suite_name == "binary_table"
 
 

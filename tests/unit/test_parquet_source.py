@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -79,27 +78,38 @@ def test_parse_label_map_keeps_integers_integers() -> None:
 # footers and columns ----------------------------------------------------------------------
 
 
-def test_top_level_columns_from_duckdbs_parquet_schema(tmp_path: Path) -> None:
+def test_read_footer_gives_rows_and_top_level_column_kinds(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     table = pa.table(
         {"is_control": pa.array([0, 1], pa.int8()), "region": ["a", "b"],
          "stamp_npz": pa.array([b"x", b"y"]), "flag": [True, False], "ra": [1.0, 2.0],
-         "tags": [[1, 2], [3]], "after": pa.array([7, 8], pa.uint32())}
+         "tags": [[1, 2], [3]], "after": pa.array([7, 8], pa.uint32()),
+         "tier": pa.array(["train", "dev"]).dictionary_encode()}
     )  # fmt: skip
     pq.write_table(table, path)
-    rows = (
-        duckdb.connect()
-        .execute("SELECT name, duckdb_type, num_children FROM parquet_schema(?)", [str(path)])
-        .fetchall()
-    )
-    columns = pqs.top_level_columns(rows)
-    assert list(columns) == ["is_control", "region", "stamp_npz", "flag", "ra", "tags", "after"]
-    kinds = {name: pqs.column_kind(t) for name, t in columns.items()}
-    assert kinds == {
+    footer = pqs.read_footer(str(path))
+    assert footer.n_rows == 2
+    assert footer.content_hash == pqs.content_hash(str(path))
+    assert list(footer.types) == [
+        "is_control", "region", "stamp_npz", "flag", "ra", "tags", "after", "tier",
+    ]  # fmt: skip
+    assert footer.kinds() == {
         "is_control": ColumnKind.INTEGER, "region": ColumnKind.STRING,
         "stamp_npz": ColumnKind.BINARY, "flag": ColumnKind.BOOLEAN, "ra": ColumnKind.OTHER,
-        "tags": ColumnKind.OTHER, "after": ColumnKind.INTEGER,
+        "tags": ColumnKind.OTHER, "after": ColumnKind.INTEGER, "tier": ColumnKind.STRING,
     }  # fmt: skip
+
+
+def test_read_footer_rejects_a_garbled_footer(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"is_control": pa.array([0, 1], pa.int8())}), path)
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[-8:-4], "little")
+    data[-8 - length : -8] = b"\xff" * length
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="footer does not parse") as caught:
+        pqs.read_footer(str(path))
+    assert caught.value.reason is pqs.NOT_PARQUET
 
 
 def test_content_hash_reads_a_few_kilobytes_and_sees_copies_and_changes(tmp_path: Path) -> None:

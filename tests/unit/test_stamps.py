@@ -151,6 +151,46 @@ def test_source_positions_are_window_index_positions(manifest: Path) -> None:
         )
 
 
+def test_training_reads_each_rows_label_from_the_files(manifest: Path) -> None:
+    """The manifest holds counts per file; the index and the source read every row's label
+    from the files, in (rec_idx, row) order, and agree with pyarrow's reading."""
+    with Manifest.open(manifest, read_only=True) as m:
+        index = WindowIndex.load(m, ("train", "dev"))
+        source = StampSource.load(m, ("train", "dev"))
+        files = m.query(
+            "SELECT rec_idx, path FROM recordings WHERE split IN ('train', 'dev') ORDER BY 1"
+        )
+        root = Path(m.meta("parquet_root") or ".")
+    truth_rec, truth_row, truth_positive = [], [], []
+    for rec, path in files:
+        labels = pq.read_table(root / path, columns=["is_control"]).column(0).to_numpy()
+        truth_rec += [rec] * len(labels)
+        truth_row += list(range(len(labels)))
+        truth_positive += (labels == 0).tolist()
+    assert index.rec_idx.tolist() == truth_rec
+    assert index.window_idx.tolist() == truth_row
+    assert index.positive.tolist() == truth_positive
+    assert source.positive.tolist() == truth_positive
+    assert (index.seizure == -1).all()
+    assert 0 < index.n_positive < len(index)
+
+
+def test_labels_other_than_the_audits_counts_are_refused(tmp_path: Path) -> None:
+    path = audited(tmp_path / "d", files=2, rows=8)
+    with Manifest.open(path) as m:
+        m.con.execute(
+            "UPDATE parquet_files SET n_positive = n_positive + 1"
+            " WHERE path = 'train/part-0001.parquet'"
+        )
+        with pytest.raises(
+            UsageError, match="other labels than the audit counted: train/part-0001"
+        ):
+            WindowIndex.load(m, "train")
+        with pytest.raises(UsageError, match="run `preflight audit` again"):
+            StampSource.load(m, "train")
+        assert len(WindowIndex.load(m, "dev")) == 16  # other splits' files are not concerned
+
+
 def test_source_refuses_a_file_changed_since_the_audit(tmp_path: Path) -> None:
     path = audited(tmp_path / "d", files=1, rows=8)
     changed = tmp_path / "d" / "dev" / "part-0000.parquet"
