@@ -64,7 +64,13 @@ SQL_ALLOWED = {
     ("pipelines/scan.py", "_load_staged"): "table and column names from parse.TABLES",
     ("pipelines/parquet_scan.py", "_forget"): "table names from a literal tuple",
     ("pipelines/parquet_read.py", "_load"): "`c` runs over the literals 'grp' and 'split'",
-    ("pipelines/parquet_judge.py", "_outside"): "ident() quotes the column; the type is a literal",
+    ("pipelines/parquet_scan.py", "_create_cache"): "table names are the keys of _LAYOUT",
+    ("pipelines/parquet_judge.py", "_first_rows"): "label_column() quotes the configured column "
+    "with ident() and casts it to a literal type; LABEL_CODE is a constant",
+    ("manifest/queries.py", "split_stats"): "_aggregate() fills constants of this module, "
+    "chosen by the manifest's format, and literal group clauses",
+    ("manifest/queries.py", "totals"): "as split_stats",
+    ("manifest/queries.py", "per_recording"): "_per_recording() picks one of two constants",
 }
 
 
