@@ -145,8 +145,30 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_list() -> str:
+    """The cases as the README lists them: one line each, by kind (README.md holds this text)."""
+    lines = [f"<details><summary>The {len(CATALOGUE) + len(PARQUET)} bad inputs</summary>", ""]
+    for case in CATALOGUE:
+        lines.append(f"- {case.kind}, `{case.id}`: {case.description} -> {_outcome(case)}")
+    for case_id, description, outcome, _ in PARQUET:
+        lines.append(f"- parquet, `{case_id}`: {description} -> {outcome}")
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
 CATALOGUE_MD = Path(__file__).with_name("CATALOGUE.md")
+README = Path(__file__).parents[2] / "README.md"
+
+
+def _readme_with_list(readme: str) -> str:
+    """``readme`` with the text between the list's markers replaced by ``readme_list()``."""
+    start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
+    before, _, rest = readme.partition(start)
+    _, _, after = rest.partition(end)
+    return before + start + readme_list() + end + after
+
 
 if __name__ == "__main__":
     CATALOGUE_MD.write_text(markdown(), encoding="utf-8")
+    README.write_text(_readme_with_list(README.read_text(encoding="utf-8")), encoding="utf-8")
     sys.stdout.write(f"wrote {CATALOGUE_MD} ({len(CATALOGUE)} cases)\n")

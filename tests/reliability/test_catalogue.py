@@ -36,9 +36,11 @@ from tests.reliability.catalogue import (
     FAULTS,
     KINDS,
     PARQUET,
+    README,
     BadInput,
     Outcome,
     markdown,
+    readme_list,
 )
 from tests.reliability.corpus import BASE_CONFIG, write_base
 from tests.reliability.limits import time_limit
@@ -274,6 +276,12 @@ def test_catalogue_is_large_and_well_formed() -> None:
 def test_catalogue_markdown_is_up_to_date() -> None:
     """CATALOGUE.md is generated: `python -m tests.reliability.catalogue` rewrites it."""
     assert CATALOGUE_MD.read_text(encoding="utf-8") == markdown()
+
+
+def test_readme_lists_every_case() -> None:
+    """The README's list is generated too (between its catalogue markers)."""
+    readme = README.read_text(encoding="utf-8")
+    assert f"<!-- catalogue:start -->\n{readme_list()}<!-- catalogue:end -->" in readme
 
 
 # One case per file they touch, so they can be planted together.
