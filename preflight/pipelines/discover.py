@@ -141,17 +141,17 @@ def _list(
             if entry.is_dir():
                 if name.startswith("."):
                     continue
-                if _is_utf8(name):
+                if is_utf8(name):
                     pending.append((entry.path, prefix + name))
                 else:
-                    out.problems.append(_undecodable(prefix + name, "folder"))
+                    out.problems.append(undecodable_name(prefix + name, "folder"))
                 continue
             kind = classify(name)
             if kind is None or kind not in allowed:
                 out.ignored += 1
                 continue
-            if not _is_utf8(name):
-                out.problems.append(_undecodable(prefix + name, "file"))
+            if not is_utf8(name):
+                out.problems.append(undecodable_name(prefix + name, "file"))
                 continue
             st = entry.stat()  # follows symlinks: a dangling link raises and is reported
             out.files.append(Found(prefix + name, kind, st.st_size, st.st_mtime_ns))
@@ -160,7 +160,7 @@ def _list(
             out.problems.append((printable(prefix + name), Reason.UNREADABLE, problem))
 
 
-def _undecodable(rel: str, what: str) -> tuple[str, Reason, str]:
+def undecodable_name(rel: str, what: str) -> tuple[str, Reason, str]:
     """A name that is not UTF-8 cannot be stored, reported or handed to pyarrow as text: it is
     rejected under a printable path (its bytes shown as ``\\xNN``) and never opened."""
     inside = "; its files are not audited" if what == "folder" else ""
@@ -171,7 +171,7 @@ def _undecodable(rel: str, what: str) -> tuple[str, Reason, str]:
     )
 
 
-def _is_utf8(name: str) -> bool:
+def is_utf8(name: str) -> bool:
     """False for a name ``os.scandir`` decoded with surrogate escapes (bytes not UTF-8)."""
     try:
         name.encode("utf-8")

@@ -27,6 +27,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import pyarrow as pa
 
 from preflight.errors import Reason
 from preflight.manifest.store import Manifest
+from preflight.pipelines.discover import is_utf8, undecodable_name
 from preflight.pipelines.parquet_derive import derive_tables
 from preflight.pipelines.parquet_read import FileRead, Found, ReadResult, read_tables
 from preflight.pipelines.scan import ScanResult
@@ -146,17 +148,25 @@ def discover_tables(root: Path, pattern: str) -> _Walked:
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel_folder = Path(os.path.relpath(folder, root)).as_posix()
         prefix = "" if rel_folder == "." else rel_folder + "/"
+        visible = sorted(d for d in dirs if not d.startswith("."))
+        problems += [undecodable_name(prefix + d, "folder") for d in visible if not is_utf8(d)]
+        dirs[:] = [d for d in visible if is_utf8(d)]
         for name in names:
             if not fnmatch.fnmatchcase(name, pattern):
                 ignored += 1
+                continue
+            if not is_utf8(name):  # cannot be stored, printed or handed to pyarrow as text
+                problems.append(undecodable_name(prefix + name, "file"))
                 continue
             try:
                 st = os.stat(os.path.join(folder, name))
             except OSError as exc:
                 problems.append((prefix + name, Reason.UNREADABLE, f"cannot stat: {exc.strerror}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader forever
+                problems.append((prefix + name, Reason.UNREADABLE, "not a regular file: not read"))
                 continue
             found.append(Found(prefix + name, st.st_size, st.st_mtime_ns))
     found.sort(key=lambda f: f.rel)

@@ -377,3 +377,31 @@ def test_footers_read_in_worker_processes_agree_with_one_process(
     monkeypatch.setattr(parquet_read, "PARALLEL_MIN_FILES", 1)
     assert read() == alone
     assert sum(1 for *_, problems in alone if problems) == len(corpus.bad_files)
+
+
+def test_a_fifo_and_names_not_utf8_are_rejected_and_the_rest_audited(
+    tmp_path: Path, audit_parquet: Audit
+) -> None:
+    """A FIFO named like a table would block its reader forever; a name that is not UTF-8
+    cannot be stored or handed to pyarrow. Each is rejected by name; nothing else changes."""
+    corpus = make(tmp_path)
+    train = corpus.root / "train"
+    os.mkfifo(train / "pipe.parquet")
+    shutil.copy(train / "part-0000.parquet", os.fsencode(train) + b"/caf\xe9.parquet")
+    os.mkdir(os.fsencode(corpus.root / "dev") + b"/f\xff")
+    report = audit_parquet(corpus.root)
+    rejected = {r.path: (r.reason, r.message) for r in report.rejected}
+    assert rejected == {
+        "train/pipe.parquet": ("unreadable", "not a regular file: not read"),
+        "train/caf\\xe9.parquet": (
+            "undecodable",
+            "file name is not valid UTF-8 (bytes shown as \\xNN): rename it",
+        ),
+        "dev/f\\xff": (
+            "undecodable",
+            "folder name is not valid UTF-8 (bytes shown as \\xNN): rename it; its files are "
+            "not audited",
+        ),
+    }
+    assert report.splits["train"].windows == corpus.tiers["train"].rows
+    assert report.splits["dev"].windows == corpus.tiers["dev"].rows

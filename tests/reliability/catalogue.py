@@ -51,6 +51,13 @@ PARQUET = (
     ("parquet_odd_names", "file names holding `*`, `?` or `[` beside decoys they would glob",
      "accepted, each read literally",
      "../integration/test_parquet.py::test_file_names_holding_glob_characters_are_read_literally"),
+    ("parquet_fifo", "a named pipe called `.parquet` (would block a reader)", "`unreadable`",
+     "../integration/test_parquet.py::"
+     "test_a_fifo_and_names_not_utf8_are_rejected_and_the_rest_audited"),
+    ("parquet_name_not_utf8", "a file and a folder whose names are not UTF-8",
+     "`undecodable`, under a printable path",
+     "../integration/test_parquet.py::"
+     "test_a_fifo_and_names_not_utf8_are_rejected_and_the_rest_audited"),
     ("parquet_all_inputs", "a tier mixing good and bad files and a stray text file",
      "manifest + rejected = inputs",
      "../integration/test_parquet.py::test_every_file_ends_in_the_manifest_or_rejected"),
