@@ -21,7 +21,7 @@ from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, default_path
 from preflight.manifest.windows import WindowParams
-from preflight.pipelines.discover import SourceFormat, discover
+from preflight.pipelines.discover import Discovery, SourceFormat, discover
 from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
 from preflight.pipelines.scan import ScanOptions, ScanResult, params_of, scan
 from preflight.pipelines.split import build_split
@@ -130,21 +130,27 @@ def _split_gate_record(
     return report
 
 
-def is_table_source(root: Path, options: ScanOptions, parquet: ParquetOptions) -> bool:
+def is_table_source(
+    root: Path, options: ScanOptions, parquet: ParquetOptions, found: Discovery | None = None
+) -> bool:
     """Whether ``root`` is audited as Parquet tables: ``--format parquet``, or ``auto`` and the
-    folder holds Parquet files but no file an EEG reader owns."""
+    folder holds Parquet files but no file an EEG reader owns (``found``: its walk, if made)."""
     if options.fmt is SourceFormat.PARQUET:
         return True
     if options.fmt is not SourceFormat.AUTO:
         return False
-    return not discover(root, SourceFormat.AUTO).files and is_parquet_corpus(root, parquet)
+    found = found if found is not None else discover(root, SourceFormat.AUTO)
+    return not found.files and is_parquet_corpus(root, parquet)
 
 
 def _scan(root: Path, m: Manifest, options: ScanOptions, parquet: ParquetOptions) -> ScanResult:
-    """The EEG scan, or the Parquet one (``is_table_source``)."""
-    if is_table_source(root, options, parquet):
+    """The EEG scan, or the Parquet one (``is_table_source``); the folder is walked once."""
+    if options.fmt is SourceFormat.PARQUET:
         return scan_parquet(root, m, parquet)
-    return scan(root, m, options)
+    found = discover(root, SourceFormat.AUTO)
+    if is_table_source(root, options, parquet, found):
+        return scan_parquet(root, m, parquet)
+    return scan(root, m, options, found=found)
 
 
 def build_report(

@@ -64,20 +64,24 @@ class ScanResult:
     seconds: float
 
 
-def scan(root: Path, manifest: Manifest, options: ScanOptions) -> ScanResult:
+def scan(
+    root: Path, manifest: Manifest, options: ScanOptions, *, found: Discovery | None = None
+) -> ScanResult:
     """Bring ``manifest`` up to date with the files under ``root``.
 
     Args:
         root: the data root folder.
         manifest: an open, writable manifest.
         options: scan options.
+        found: ``discover(root, SourceFormat.AUTO)`` when the caller walked the folder already
+            (the audit does, to tell an EEG corpus from Parquet tables): not walked again.
 
     Returns:
         Counts of files read, reused and deleted, and whether derived tables were rebuilt.
     """
     t0 = time.perf_counter()
     kinds = _ALLOWED[options.fmt] - ({Kind.EDF} if options.labels_only else frozenset())
-    found = discover(root, SourceFormat.AUTO)
+    found = found if found is not None else discover(root, SourceFormat.AUTO)
     wanted = [f for f in found.files if f.kind in kinds]
     cached = {
         path: (size, mtime, version)
