@@ -36,7 +36,7 @@ from preflight.run_config import RunConfig, Sampling
 from preflight.validators.batch_guard import BatchGuard
 from preflight.validators.results import Severity
 
-__all__ = ["Start", "build_session"]
+__all__ = ["Loaders", "Start", "assemble_session", "build_session", "seeded_model"]
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,59 @@ def build_session(config: RunConfig, world: World, start: Start, *, progress: bo
         len(data.train.channels), data.train.n_samples, min_positives=batches.min_positives,
         recorder=quarantine,
     )  # fmt: skip
-    weight = pos_weight(data.train.index).to(world.device) if config.train.pos_weight else None
+    return assemble_session(
+        config, world, start, Loaders(train_loader, batches, generator, val_loader),
+        models=(model, raw), guard=guard, quarantine=quarantine, index=data.train.index,
+        notes=data.notes, event_scoring=True,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """The training batches (sampler, loader, the loader's generator) and the validation ones."""
+
+    train: DataLoader[Any]
+    batches: PositiveBatchSampler
+    generator: torch.Generator  # reseeded every epoch: loaders never draw from the global RNG
+    val: DataLoader[Any] | None  # rank 0 only
+
+
+def assemble_session(
+    config: RunConfig,
+    world: World,
+    start: Start,
+    loaders: Loaders,
+    *,
+    models: tuple[nn.Module, nn.Module],
+    guard: BatchGuard,
+    quarantine: QuarantineLog,
+    index: WindowIndex,
+    notes: tuple[MonitorRecord, ...] = (),
+    event_scoring: bool = False,
+) -> Session:
+    """The session of a run whose data and model are built (EEG windows or image stamps):
+    optimizer, precision, schedule and ``pos_weight`` added; restored when resuming.
+
+    Args:
+        models: ``(what trains, the model)`` from ``seeded_model``.
+        index: the training windows (rows), for ``pos_weight``.
+        notes: monitor records made while building the data.
+        event_scoring: SzCORE scores of the last validation pass (seizure corpora).
+    """
+    model, raw = models
+    weight = pos_weight(index).to(world.device) if config.train.pos_weight else None
     autocast, scaler = _precision(config, world)
-    steps = config.train.epochs * len(batches)
+    steps = config.train.epochs * len(loaders.batches)
     session = Session(
         config=config, config_json=config.model_dump_json(), world=world, run_id=start.run_id,
         run_dir=start.run_dir, manifest=start.manifest, fingerprint=start.fingerprint,
         suite_hash=start.suite_hash, train_fraction=start.train_fraction,
         val_name="+".join(start.val_splits), model=model, raw=raw,
         optimizer=_optimizer(config, raw), scaler=scaler, autocast=autocast,
-        train_loader=train_loader, batches=batches, loader_generator=generator,
-        val_loader=val_loader, guard=guard, quarantine=quarantine, pos_weight=weight,
+        train_loader=loaders.train, batches=loaders.batches, loader_generator=loaders.generator,
+        val_loader=loaders.val, guard=guard, quarantine=quarantine, pos_weight=weight,
         total_steps=steps, warmup_steps=int(config.optim.warmup_fraction * steps),
-        progress=Progress(monitors=[*data.notes, *start.notes]), event_scoring=True,
+        progress=Progress(monitors=[*notes, *start.notes]), event_scoring=event_scoring,
     )  # fmt: skip
     if start.resume_from is not None:
         _restore(session, start.resume_from, start.notes)
@@ -194,17 +234,35 @@ def _keep(
 
 
 def _model(config: RunConfig, world: World, channels: int, rate: float) -> tuple[nn.Module, ...]:
-    """``(what trains, the model)``: seeded, on the device, DDP-wrapped under torchrun."""
+    """``(what trains, the model)`` for EEG windows of ``channels`` at ``rate`` Hz."""
+    said = f"(montage {config.preprocess.montage}, rate {config.preprocess.rate:g} Hz)"
+    return seeded_model(
+        config, world,
+        {"in_channels": (channels, f"the data has {channels:g} {said}"),
+         "sampling_rate": (rate, f"the data has {rate:g} {said}")},
+    )  # fmt: skip
+
+
+def seeded_model(
+    config: RunConfig, world: World, data: dict[str, tuple[Any, str]]
+) -> tuple[nn.Module, nn.Module]:
+    """``(what trains, the model)``: seeded, on the device, DDP-wrapped under torchrun.
+
+    Args:
+        data: constructor argument -> (the value the data gives, how to say so in an error);
+            each one the model accepts is filled in, unless ``model.kwargs`` sets it.
+
+    Raises:
+        UsageError: ``model.kwargs`` sets one of them to another value than the data's.
+    """
     accepted = inspect.signature(resolve_model(config.model.name)).parameters
     kwargs = dict(config.model.kwargs)
-    for key, value in (("in_channels", channels), ("sampling_rate", rate)):
+    for key, (value, said) in data.items():
         if key not in accepted:
             continue
         if key in kwargs and kwargs[key] != value:
             raise UsageError(
-                f"model.kwargs.{key} is {kwargs[key]} but the data has {value:g} "
-                f"(montage {config.preprocess.montage}, rate {config.preprocess.rate:g} Hz); "
-                f"leave it out to take the data's"
+                f"model.kwargs.{key} is {kwargs[key]} but {said}; leave it out to take the data's"
             )
         kwargs.setdefault(key, value)
     torch.manual_seed(config.train.seed)  # the same initial weights on every rank, every run

@@ -13,7 +13,6 @@ has no per-sample mask, and the stamp classifier returns window logits only.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,22 +20,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
-from preflight.models.registry import build_model, resolve_model
 from preflight.pipelines.dataset import EEGItem
 from preflight.pipelines.distributed import World
-from preflight.pipelines.sample import pos_weight
 from preflight.pipelines.stamp_codec import STAMP_SHAPE
 from preflight.pipelines.stamp_source import StampItem, StampSource, StampTable
-from preflight.pipelines.train_loop import Progress, QuarantineLog, Session
+from preflight.pipelines.train_loop import QuarantineLog, Session
 from preflight.pipelines.train_setup import (
+    Loaders,
     Start,
     _batch_sampler,
     _keep,
-    _optimizer,
-    _precision,
-    _restore,
+    assemble_session,
+    seeded_model,
 )
 from preflight.pipelines.window_index import WindowIndex
 from preflight.run_config import RunConfig
@@ -86,7 +82,10 @@ def build_stamp_session(
             table = StampTable(StampSource.load(m, start.val_splits, column=column), augment=False)
             _, val = _only(val_index, table, start.subset)
     world.barrier()  # nobody holds the manifest open from here on: rank 0 may write
-    model, raw = _stamp_model(config, world)
+    bands = STAMP_SHAPE[0]
+    model, raw = seeded_model(
+        config, world, {"in_channels": (bands, f"a stamp has {bands} bands (g, r, z)")}
+    )
     batches = _batch_sampler(config, index, world)
     generator = torch.Generator()  # reseeded every epoch by the loop
     workers, pin = config.train.workers, world.device.type == "cuda"
@@ -104,23 +103,10 @@ def build_stamp_session(
     guard = BatchGuard(
         sample_shape=STAMP_SHAPE, min_positives=batches.min_positives, recorder=quarantine
     )
-    weight = pos_weight(index).to(world.device) if config.train.pos_weight else None
-    autocast, scaler = _precision(config, world)
-    steps = config.train.epochs * len(batches)
-    session = Session(
-        config=config, config_json=config.model_dump_json(), world=world, run_id=start.run_id,
-        run_dir=start.run_dir, manifest=start.manifest, fingerprint=start.fingerprint,
-        suite_hash=start.suite_hash, train_fraction=start.train_fraction,
-        val_name="+".join(start.val_splits), model=model, raw=raw,
-        optimizer=_optimizer(config, raw), scaler=scaler, autocast=autocast,
-        train_loader=train_loader, batches=batches, loader_generator=generator,
-        val_loader=val_loader, guard=guard, quarantine=quarantine, pos_weight=weight,
-        total_steps=steps, warmup_steps=int(config.optim.warmup_fraction * steps),
-        progress=Progress(monitors=list(start.notes)),
+    return assemble_session(
+        config, world, start, Loaders(train_loader, batches, generator, val_loader),
+        models=(model, raw), guard=guard, quarantine=quarantine, index=index,
     )  # fmt: skip
-    if start.resume_from is not None:
-        _restore(session, start.resume_from, start.notes)
-    return session
 
 
 def _only(
@@ -135,23 +121,3 @@ def _only(
         return index, rows
     keep = np.flatnonzero(np.isin(index.rec_idx, subset))  # (K,)
     return _keep(index, {}, subset), Subset(rows, keep.tolist())
-
-
-def _stamp_model(config: RunConfig, world: World) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """``(what trains, the model)`` for 3-band stamps, seeded, on the device."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    kwargs = dict(config.model.kwargs)
-    bands = STAMP_SHAPE[0]
-    takes = "in_channels" in inspect.signature(resolve_model(config.model.name)).parameters
-    if takes and kwargs.setdefault("in_channels", bands) != bands:
-        raise UsageError(
-            f"model.kwargs.in_channels is {kwargs['in_channels']} but a stamp has {bands} bands "
-            "(g, r, z); leave it out to take the data's"
-        )
-    torch.manual_seed(config.train.seed)  # the same initial weights on every rank, every run
-    raw = build_model(config.model.name, **kwargs).to(world.device)
-    if not world.distributed:
-        return raw, raw
-    ids = [world.device.index] if world.device.type == "cuda" else None
-    return DistributedDataParallel(raw, device_ids=ids), raw

@@ -296,3 +296,39 @@ def test_a_single_process_world_needs_no_process_group() -> None:
     assert world.on_main(lambda: 4) == 4
     world.barrier()
     world.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "said"),
+    [
+        ("seizure_tcn", "eeg", "but the data has 19 (montage"),
+        ("stamp_resnet", "stamps", "but a stamp has 3 bands (g, r, z)"),
+    ],
+)
+def test_model_kwargs_that_contradict_the_data_are_refused(
+    name: str, build: str, said: str
+) -> None:
+    """Both data paths fill the model's shape from the data and refuse a contradicting kwarg."""
+    from preflight.pipelines.train_setup import _model, seeded_model
+    from preflight.run_config import DataConfig, ModelConfig, RunConfig
+
+    world = World.from_env("cpu")
+    config = RunConfig(
+        data=DataConfig(source=Path("corpus")),
+        model=ModelConfig(name=name, kwargs={"in_channels": 4}),
+    )
+
+    def make() -> object:
+        if build == "eeg":
+            return _model(config, world, 19, 128.0)
+        return seeded_model(config, world, {"in_channels": (3, "a stamp has 3 bands (g, r, z)")})
+
+    with pytest.raises(UsageError) as info:
+        make()
+    assert f"model.kwargs.in_channels is 4 {said}" in str(info.value)
+    assert str(info.value).endswith("leave it out to take the data's")
+    trains, raw = seeded_model(
+        config.model_copy(update={"model": ModelConfig(name=name)}), world,
+        {"in_channels": (3 if build == "stamps" else 19, "")},
+    )  # fmt: skip
+    assert trains is raw  # no torchrun: not wrapped
