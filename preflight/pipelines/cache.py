@@ -24,13 +24,12 @@ worker processes, largest first, with a progress bar.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ import numpy as np
 from preflight.errors import Reason, RecordingError, UsageError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.montage import ChannelPlan, RejectedRecording, check_recordings
-from preflight.pipelines.parse import worker_init
+from preflight.pipelines.parse import forked_pool
 from preflight.pipelines.preprocess import (
     CacheDtype,
     Preprocessing,
@@ -328,11 +327,7 @@ def _run(jobs: list[_Job], workers: int | None, progress: bool) -> list[Rejected
         import mne.io  # noqa: F401
         import scipy.signal  # noqa: F401  (1 s to import; MNE's filters need it)
 
-        ctx = multiprocessing.get_context("fork")
-        parent = os.getpid()  # the workers die with this process (see worker_init)
-        with ProcessPoolExecutor(
-            n, mp_context=ctx, initializer=worker_init, initargs=(parent,)
-        ) as pool:
+        with forked_pool(n) as pool:
             for future in as_completed([pool.submit(_build_entry, job) for job in jobs]):
                 failures += future.result()
                 bar.advance()

@@ -28,9 +28,7 @@ counts whatever the corpus size (a few rows per file; one per row for a per-row 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import duckdb
@@ -51,6 +49,7 @@ from preflight.pipelines.parquet_judge import (
     label_column,
     label_params,
 )
+from preflight.pipelines.parse import forked_pool
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import ParquetOptions, Problem
 
@@ -98,8 +97,7 @@ def _footers(root: str, found: list[Found]) -> list[_Footer]:
         return _footer_chunk(paths)
     size = -(-len(paths) // n)
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    # fork, as the EEG scan does: workers start at once and inherit pyarrow.
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+    with forked_pool(n) as pool:  # as the EEG scan's: workers inherit pyarrow
         return [footer for chunk in pool.map(_footer_chunk, chunks) for footer in chunk]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import multiprocessing
 import os
 import posixpath
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +190,15 @@ def _hash_small_file(path: str) -> str:
     # file: a FIFO named .csv_bi would block the scan, a link to /dev/zero never end.
     with os.fdopen(open_regular(path), "rb") as fh:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
+
+
+def forked_pool(n: int) -> ProcessPoolExecutor:
+    """``n`` forked worker processes (they start at once and inherit the imports made here)
+    that die with this process: every pool of preflight's is made here (``worker_init``)."""
+    return ProcessPoolExecutor(
+        n, mp_context=multiprocessing.get_context("fork"), initializer=worker_init,
+        initargs=(os.getpid(),),
+    )  # fmt: skip
 
 
 def worker_init(parent: int | None = None) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.derive import derive
 from preflight.pipelines.discover import _ALLOWED, Discovery, Found, Kind, SourceFormat, discover
-from preflight.pipelines.parse import TABLES, parse_chunk, reader_of, worker_init
+from preflight.pipelines.parse import TABLES, forked_pool, parse_chunk, reader_of
 from preflight.reports.progress import ProgressReporter
 
 # Below this many files to read, the pool's start-up costs more than it saves.
@@ -137,12 +136,7 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
                 read += parse_chunk(root, chunk, staging, i)
                 bar.advance(len(chunk))
             return read
-        # fork: workers start in milliseconds and inherit the imported readers.
-        ctx = multiprocessing.get_context("fork")
-        parent = os.getpid()  # the workers die with this process (see worker_init)
-        with ProcessPoolExecutor(
-            n, mp_context=ctx, initializer=worker_init, initargs=(parent,)
-        ) as pool:
+        with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
                 pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
             ]
