@@ -29,7 +29,8 @@ counts whatever the corpus size (a few rows per file; one per row for a per-row 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -55,6 +56,7 @@ from preflight.sources.parquet import ParquetOptions, Problem
 
 __all__ = ["BATCH_ROWS", "PARALLEL_MIN_FILES", "FileRead", "Found", "ReadResult", "read_tables"]
 
+T = TypeVar("T")
 BATCH_ROWS = 4_000_000  # rows per read_parquet call: bounds one call's aggregate state
 PARALLEL_MIN_FILES = 512  # fewer footers are read in the calling process (a fork costs ~50 ms)
 
@@ -130,19 +132,27 @@ def _batches(files: list[FileRead], options: ParquetOptions) -> list[list[FileRe
     """Files whose label, group and split columns have the same types, about ``BATCH_ROWS`` rows
     per batch: one ``read_parquet`` call needs one schema (unifying them by name costs a second
     pass over every footer)."""
-    kinds: dict[tuple[str | None, ...], list[FileRead]] = {}
-    for fr in files:
-        key = tuple(fr.types.get(c) for c in options.columns()[:3] if c is not None)
-        kinds.setdefault(key, []).append(fr)
-    out: list[list[FileRead]] = []
-    for same in kinds.values():
+    names = [c for c in options.columns()[:3] if c is not None]
+    return pack(files, lambda fr: tuple(fr.types.get(c) for c in names), lambda fr: fr.n_rows)
+
+
+def pack(
+    items: Sequence[T], key: Callable[[T], Hashable], rows: Callable[[T], int]
+) -> list[list[T]]:
+    """``items`` grouped by ``key``, each group cut in order into batches of about
+    ``BATCH_ROWS`` rows (a batch closes once it holds that many)."""
+    groups: dict[Hashable, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    out: list[list[T]] = []
+    for same in groups.values():
         size = BATCH_ROWS
-        for fr in same:
+        for item in same:
             if size >= BATCH_ROWS:
                 out.append([])
                 size = 0
-            out[-1].append(fr)
-            size += fr.n_rows
+            out[-1].append(item)
+            size += rows(item)
     return out
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.parquet_judge import LABEL_CODE, label_column, label_params
-from preflight.pipelines.parquet_read import BATCH_ROWS
+from preflight.pipelines.parquet_read import pack
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import ParquetOptions
 
@@ -105,19 +105,7 @@ def read_row_labels(
 
 def _batches(listed: list[tuple[int, str, int, int, str]]) -> list[list[int]]:
     """Positions of files whose label column has one type, about ``BATCH_ROWS`` rows each."""
-    by_type: dict[str, list[int]] = {}
-    for i, (_, _, _, _, label_type) in enumerate(listed):
-        by_type.setdefault(label_type, []).append(i)
-    out: list[list[int]] = []
-    for same in by_type.values():
-        size = BATCH_ROWS
-        for i in same:
-            if size >= BATCH_ROWS:
-                out.append([])
-                size = 0
-            out[-1].append(i)
-            size += listed[i][2]
-    return out
+    return pack(range(len(listed)), lambda i: listed[i][4], lambda i: listed[i][2])
 
 
 def _read(options: ParquetOptions, paths: list[str]) -> tuple[np.ndarray, ...]:

@@ -215,3 +215,16 @@ def test_synth_cli_writes_and_reports_exit_codes(tmp_path: Path) -> None:
     assert "--group-column region" in result.output
     assert runner.invoke(app, args).exit_code == 2
     assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+
+
+def test_pack_groups_by_key_and_cuts_batches_of_about_batch_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files of one label type share a read_parquet call; a call closes once it holds
+    BATCH_ROWS rows (used by the audit's counts and by training's row labels)."""
+    from preflight.pipelines import parquet_read
+
+    monkeypatch.setattr(parquet_read, "BATCH_ROWS", 10)
+    items = [("a", 6), ("b", 3), ("a", 6), ("a", 2), ("b", 20), ("b", 1)]
+    batches = parquet_read.pack(items, key=lambda i: i[0], rows=lambda i: i[1])
+    assert batches == [[("a", 6), ("a", 6)], [("a", 2)], [("b", 3), ("b", 20)], [("b", 1)]]
