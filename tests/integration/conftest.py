@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +78,16 @@ def healthy(corpus: Corpus) -> Corpus:
     corpus.recording("train", "aaaaaaac", 0, 60, [(0, 5)])
     corpus.recording("dev", "aaaaaaad", 0, 60, [(50, 60)])
     return corpus
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for a module's training runs: a ~3k-parameter model gains nothing
+    from more, and on a shared CPU threads spinning for their turn cost several times the work
+    itself."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
