@@ -54,13 +54,16 @@ def recording_scores(m: Manifest, ids: np.ndarray, scores: np.ndarray) -> list[R
     """
     window_s = float(m.meta("window_s") or "nan")
     stride_s = float(m.meta("stride_s") or "nan")
-    recs = sorted({int(r) for r in np.unique(ids[:, 0])})
+    order = np.argsort(ids[:, 0], kind="stable")  # (N,): windows grouped by recording
+    recs, starts = np.unique(ids[order, 0], return_index=True)  # (R,), (R,)
+    ends = np.append(starts[1:], len(order))  # (R,)
+    rows_of = {int(r): order[a:b] for r, a, b in zip(recs, starts, ends, strict=True)}
     seizures: dict[int, list[tuple[float, float]]] = {}
-    for rec_idx, start, stop in m.query(_SEIZURES, {"recs": recs}):
+    for rec_idx, start, stop in m.query(_SEIZURES, {"recs": recs.tolist()}):
         seizures.setdefault(int(rec_idx), []).append((float(start), float(stop)))
     out: list[RecordingScores] = []
-    for rec_idx, recording_id, patient, duration_s in m.query(_RECORDINGS, {"recs": recs}):
-        mine = ids[:, 0] == rec_idx  # (N,)
+    for rec_idx, recording_id, patient, duration_s in m.query(_RECORDINGS, {"recs": recs.tolist()}):
+        mine = rows_of[int(rec_idx)]  # (W_scored,) rows of this recording
         windows = ids[mine, 1]  # (W_scored,)
         ordered = np.zeros(int(windows.max()) + 1, dtype=np.float64)  # (W,)
         ordered[windows] = scores[mine]
