@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from preflight.config import PreflightConfig, load_config
+from preflight.console import make_console
 from preflight.errors import ConfigError, PreflightError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit as run_audit
@@ -89,7 +89,7 @@ def audit(
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations, build the split, run the gate, and report per split."""
-    console, errors = Console(), Console(stderr=True)
+    console, errors = make_console(), make_console(stderr=True)
     try:
         tables = {
             "label_column": label_column, "label_map": _label_map(label_map),

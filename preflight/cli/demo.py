@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from preflight.console import make_console
 from preflight.errors import PreflightError
 
 
@@ -20,10 +20,10 @@ def demo(
     """Run the main job end to end on built-in synthetic data (about two minutes on a CPU)."""
     from preflight.pipelines.demo import run_demo  # torch: only for this command
 
-    console = Console()
+    console = make_console()
     try:
         result = run_demo(directory, console)
     except PreflightError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     raise typer.Exit(result.exit_code)

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from preflight.cli.audit import write_reports
+from preflight.console import make_console
 from preflight.errors import PreflightError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
@@ -33,9 +33,9 @@ def report(
         with Manifest.open(manifest, read_only=True) as m:
             stored = last_report(m, audit_id)
         if not quiet:
-            render_audit(stored, Console())
+            render_audit(stored, make_console())
         write_reports(stored, json_out, junit, markdown, html)
     except PreflightError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     raise typer.Exit(0 if stored.verdict is Verdict.PASS else 1)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from preflight.console import make_console
 from preflight.errors import PreflightError
 from preflight.manifest.store import DEFAULT_DIRNAME, DEFAULT_FILENAME, Manifest, default_path
 from preflight.pipelines.runs import RunRecord, get_run, list_runs
@@ -42,7 +42,7 @@ def _manifest_path(manifest: Path | None, config: Path | None) -> Path:
 
 
 def _fail(exc: PreflightError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+    make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
     return typer.Exit(2)
 
 
@@ -64,7 +64,7 @@ def runs(
     if json_out:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=1))
     else:
-        render_runs(records, Console())
+        render_runs(records, make_console())
 
 
 @runs_app.command("show")
@@ -83,4 +83,4 @@ def show(
     if json_out:
         typer.echo(json.dumps(record.model_dump(mode="json"), indent=1))
     else:
-        render_run(record, Console())
+        render_run(record, make_console())

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from preflight.cli.synth_stamps import synth_stamps
+from preflight.console import make_console
 from preflight.errors import UsageError
 from preflight.pipelines.synth import Defect, Layout, SynthCorpus, SynthSpec, synthesize
 from preflight.pipelines.synth_stamps import StampDefect, StampSpec
@@ -128,10 +128,10 @@ def synth(
         corpus = synthesize(directory, spec, overwrite=force)
     except UsageError as error:
         message = f"[bold red]error:[/] {escape(str(error))}"
-        Console(stderr=True).print(message, highlight=False, soft_wrap=True)
+        make_console(stderr=True).print(message, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     summary = _summary(corpus, time.perf_counter() - began)
-    Console().print(summary, markup=False, highlight=False, soft_wrap=True)
+    make_console().print(summary, markup=False, highlight=False, soft_wrap=True)
 
 
 def _defects(given: list[str] | None, kind: type[_D]) -> list[_D]:
@@ -142,7 +142,7 @@ def _defects(given: list[str] | None, kind: type[_D]) -> list[_D]:
             out.append(kind(value))
         except ValueError:
             choices = ", ".join(d.value for d in kind)
-            Console(stderr=True).print(
+            make_console(stderr=True).print(
                 f"[bold red]error:[/] --defect {escape(value)!r} is not a defect of this layout "
                 f"(choices: {choices})",
                 highlight=False,

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from preflight.console import make_console
 from preflight.errors import UsageError
 from preflight.pipelines.synth_stamps import StampCorpus, StampDefect, StampSpec, synthesize_stamps
 
@@ -57,12 +57,12 @@ def synth_stamps(
         began = time.perf_counter()
         corpus = synthesize_stamps(directory, spec, overwrite=force)
     except UsageError as error:
-        Console(stderr=True).print(
+        make_console(stderr=True).print(
             f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(2) from None
     summary = _summary(corpus, time.perf_counter() - began)
-    Console().print(summary, markup=False, highlight=False, soft_wrap=True)
+    make_console().print(summary, markup=False, highlight=False, soft_wrap=True)
 
 
 def audit_hint(corpus: StampCorpus) -> str:

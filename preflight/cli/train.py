@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from preflight.console import make_console
 from preflight.errors import PreflightError
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
     from preflight.reports.terminal import render_audit
     from preflight.run_config import load_run_config
 
-    console, errors = Console(), Console(stderr=True)
+    console, errors = make_console(), make_console(stderr=True)
     talk = not quiet and int(os.environ.get("RANK", "0")) == 0
     try:
         cfg = load_run_config(config)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from preflight.console import make_console
 
 
 class ProgressReporter:
@@ -18,7 +19,7 @@ class ProgressReporter:
     """
 
     def __init__(self, description: str, total: int, enabled: bool) -> None:
-        console = Console(stderr=True)
+        console = make_console(stderr=True)
         self._progress: Progress | None = None
         if enabled and total > 0 and console.is_terminal:
             self._progress = Progress(
