@@ -16,8 +16,12 @@ Design:
   in every stage keeps the forward pass near 0.1 GFLOP per stamp (stem included), so a training
   step on 128 stamps takes about a second on two CPU cores.
 - **Head**: global average pooling, then one linear layer to a logit per stamp.
-- **Layout**: the input is made channels-last (NHWC) in ``forward``; CPU convolutions (oneDNN)
-  run about 1.5x faster on it; the logits differ only by float rounding.
+- **Layout**: contiguous NCHW by default. ``channels_last=True`` makes a CUDA input NHWC (the
+  layout tensor cores prefer); a CPU input is never converted. torch 2.13's CPU convolutions
+  (oneDNN) on channels-last input crashed the process natively in ``backward`` (double free,
+  SIGSEGV) on AMD EPYC machines with AVX-512 for narrow widths (``widths=[8]``), while they pass
+  on AVX2 machines, so no CPU layout setting is forced; a test trains the narrowest model in a
+  subprocess so that such a crash fails one test instead of ending the test run.
 - **Normalization**: GroupNorm (``gcd(width, 8)`` groups), not BatchNorm, for the reason given
   in :mod:`preflight.models.seizure`: a stamp's logit never depends on the rest of its batch.
 
@@ -86,6 +90,7 @@ class StampResNet(nn.Module):
         in_channels: bands K of a stamp (3 for the lens finder's g, r, i).
         widths: features of each stage; every stage halves the side (64 -> 32 -> 16 -> 8).
         blocks_per_stage: basic blocks in each stage.
+        channels_last: run CUDA inputs in channels-last (NHWC) memory format; ignored on CPU.
 
     Raises:
         ConfigError: an argument is of the wrong type or out of range.
@@ -96,10 +101,16 @@ class StampResNet(nn.Module):
         in_channels: int = 3,
         widths: Sequence[int] = (32, 64, 128),
         blocks_per_stage: int = 1,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         owner = "StampResNet"
         self.in_channels = require_int(owner, "in_channels", in_channels, minimum=1)
+        if not isinstance(channels_last, bool):
+            raise ConfigError(
+                f"{owner}: channels_last must be true or false, got {channels_last!r}"
+            )
+        self.channels_last = channels_last
         require_int(owner, "blocks_per_stage", blocks_per_stage, minimum=1)
         if isinstance(widths, str | bytes) or not isinstance(widths, Sequence) or not widths:
             raise ConfigError(
@@ -142,7 +153,8 @@ class StampResNet(nn.Module):
             raise ValueError(
                 f"StampResNet expects (B, {self.in_channels}, H, W) stamps, got {tuple(x.shape)}"
             )
-        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's layout: ~1.5x on CPU
+        if self.channels_last and x.is_cuda:  # never on CPU: see the module docstring
+            x = x.contiguous(memory_format=torch.channels_last)
         h = self.stem(x)  # (B, W_0, 64, 64)
         h = self.stages(h)  # (B, W_last, 64 / 2**len(widths), ...), (B, 128, 8, 8) by default
         h = h.mean(dim=(2, 3))  # (B, W_last)
