@@ -30,9 +30,9 @@ from _table import print_rows  # benchmarks/ is on sys.path when run as a script
 
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit
-from preflight.pipelines.scan import ScanOptions
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import SynthSpec
+from preflight.scanning.scan import ScanOptions
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import SynthSpec
 
 PATIENTS_SHARE = {"train": 0.67, "dev": 0.21, "eval": 0.12}
 

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from preflight.data.cache import CacheDtype, Preprocessing, WindowCache
+from preflight.data.dataset import EEGWindowDataset, collate
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.cache import CacheDtype, Preprocessing, WindowCache
-from preflight.pipelines.dataset import EEGWindowDataset, collate
-from preflight.pipelines.synth import SynthSpec, synthesize
+from preflight.synth.corpus import SynthSpec, synthesize
 
 BATCH = 64
 

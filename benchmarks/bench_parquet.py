@@ -51,10 +51,10 @@ from _table import print_rows  # benchmarks/ is on sys.path when run as a script
 
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
-from preflight.pipelines.parquet_read import read_tables
-from preflight.pipelines.parquet_scan import discover_tables, scan_parquet
-from preflight.pipelines.synth_stamps import StampCorpus, StampSpec, synthesize_stamps
+from preflight.scanning.parquet_read import read_tables
+from preflight.scanning.parquet_scan import discover_tables, scan_parquet
 from preflight.sources.parquet import ParquetOptions
+from preflight.synth.stamps import StampCorpus, StampSpec, synthesize_stamps
 
 TOTAL_ROWS = 10_000_000
 
@@ -188,7 +188,7 @@ def real_size_files(tmp: Path, n_files: int, n_total: int, t_small: float) -> li
 _STREAM = """
 import resource, sys, time
 from preflight.manifest.store import Manifest
-from preflight.pipelines.stamps import StampSource, StampStream
+from preflight.data.stamps import StampSource, StampStream
 with Manifest.open(sys.argv[1], read_only=True) as m:
     source = StampSource.load(m, "train")
 t0 = time.perf_counter()
@@ -200,7 +200,7 @@ print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rate)
 _NAIVE = """
 import resource, sys
 import pyarrow.parquet as pq
-from preflight.pipelines.stamps import decode_stamp, normalize_stamp
+from preflight.data.stamps import decode_stamp, normalize_stamp
 table = pq.read_table(sys.argv[1] + "/train", columns=["stamp_npz", "is_control"])
 stamps = [normalize_stamp(decode_stamp(b)) for b in table.column("stamp_npz").to_pylist()]
 print(len(stamps), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 0)

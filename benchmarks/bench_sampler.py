@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
 
-from preflight.pipelines.sample import BalancedSampler
-from preflight.pipelines.window_index import WindowIndex
+from preflight.data.sample import BalancedSampler
+from preflight.data.window_index import WindowIndex
 
 
 def synthetic_index(n: int, seizures: int, seed: int = 0) -> WindowIndex:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from preflight.data.sample import BalancedSampler, PositiveBatchSampler
+from preflight.data.window_index import WindowIndex
 from preflight.manifest.store import Manifest
-from preflight.pipelines.sample import BalancedSampler, PositiveBatchSampler
-from preflight.pipelines.window_index import WindowIndex
 
 
 def parse_args() -> argparse.Namespace:

@@ -14,6 +14,7 @@ from typing import Any
 
 from preflight._version import __version__
 from preflight.config import AuditConfig, GateConfig, PreflightConfig, SplitConfig, load_config
+from preflight.data.window_index import WindowIndex
 from preflight.errors import (
     AnnotationError,
     ConfigError,
@@ -29,32 +30,31 @@ from preflight.manifest.queries import per_recording, split_stats, totals
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit
-from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.scan import ScanOptions, ScanResult, scan
-from preflight.pipelines.split import SplitMethod, SplitSummary, build_split
-from preflight.pipelines.window_index import WindowIndex
 from preflight.reports.model import AuditReport
-from preflight.validators.results import CheckResult, Severity, Verdict
+from preflight.results import CheckResult, Severity, Verdict
+from preflight.scanning.discover import SourceFormat
+from preflight.scanning.scan import ScanOptions, ScanResult, scan
+from preflight.split import SplitMethod, SplitSummary, build_split
 
 # Heavy imports (torch, MNE, pandas, pandera, matplotlib, Jinja2, Great Expectations)
 # load on first use, so `import preflight` and every CLI command start fast.
 _LAZY = {
-    "BalancedSampler": "preflight.pipelines.sample",
+    "BalancedSampler": "preflight.data.sample",
     "BatchGuard": "preflight.validators.batch_guard",
-    "EEGWindowDataset": "preflight.pipelines.dataset",
+    "EEGWindowDataset": "preflight.data.dataset",
     "GuardStopped": "preflight.validators.batch_guard",
     "GuardedLoader": "preflight.validators.batch_guard",
     "ManifestRecorder": "preflight.validators.quarantine",
-    "Montage": "preflight.pipelines.montage",
-    "PositiveBatchSampler": "preflight.pipelines.sample",
-    "Preprocessing": "preflight.pipelines.cache",
-    "WindowCache": "preflight.pipelines.cache",
+    "Montage": "preflight.data.montage",
+    "PositiveBatchSampler": "preflight.data.sample",
+    "Preprocessing": "preflight.data.cache",
+    "WindowCache": "preflight.data.cache",
     "build_model": "preflight.models.registry",
-    "window_metrics": "preflight.pipelines.evaluate",
-    "score_recordings": "preflight.pipelines.evaluate",
-    "class_weights": "preflight.pipelines.sample",
-    "collate": "preflight.pipelines.dataset",
-    "pos_weight": "preflight.pipelines.sample",
+    "window_metrics": "preflight.evaluation.metrics",
+    "score_recordings": "preflight.evaluation.metrics",
+    "class_weights": "preflight.data.sample",
+    "collate": "preflight.data.dataset",
+    "pos_weight": "preflight.data.sample",
     "GateResult": "preflight.validators.gate",
     "run_gate": "preflight.validators.gate",
     "render_html": "preflight.reports.html",

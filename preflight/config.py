@@ -26,7 +26,10 @@ which reads it with the loader here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import yaml
@@ -34,10 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
-from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.split import DEFAULT_RATIOS, SplitMethod, check_ratios
+from preflight.results import Severity
 from preflight.sources.parquet import ParquetOptions
-from preflight.validators.results import Severity
 
 __all__ = [
     "AuditConfig",
@@ -51,6 +52,82 @@ __all__ = [
 
 # Float noise must not turn 10 * 0.3 into 4 positives per batch.
 _EPS = 1e-9
+
+
+class SourceFormat(StrEnum):
+    """The ``--format`` choices: which readers an audit uses."""
+
+    AUTO = "auto"
+    TUSZ = "tusz"
+    CHBMIT = "chbmit"
+    SIENA = "siena"
+    BIDS = "bids"
+    EDFPLUS = "edfplus"
+    PARQUET = "parquet"
+
+
+# The split names preflight knows, in report order; ratios name some of them.
+SPLIT_NAMES = ("train", "dev", "eval", "test")
+DEFAULT_RATIOS: Mapping[str, float] = MappingProxyType({"train": 0.7, "dev": 0.15, "eval": 0.15})
+RATIO_TOLERANCE = 1e-6
+
+
+class SplitMethod(StrEnum):
+    """How recordings are assigned to splits."""
+
+    DECLARED = "declared"  # the corpus's own split (TUSZ train/dev/eval folders)
+    STRATIFIED = "stratified"  # patient-grouped, stratified on positives, seeded
+
+
+def check_ratios(ratios: Mapping[str, float]) -> dict[str, float]:
+    """Validate split ratios and return them in the order train, dev, eval, test.
+
+    Raises:
+        UsageError: empty, an unknown split name, a ratio that is not a number > 0, or ratios
+            not summing to 1.
+    """
+    if not ratios:
+        raise UsageError("no split ratios given (e.g. train=0.7,dev=0.15,eval=0.15)")
+    unknown = sorted(set(ratios) - set(SPLIT_NAMES))
+    if unknown:
+        raise UsageError(
+            f"unknown split name(s) in ratios: {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(SPLIT_NAMES)})"
+        )
+    for name, value in ratios.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
+            raise UsageError(
+                f"ratio of {name} is {value!r} (needs a number > 0; leave a split out rather "
+                "than giving it 0)"
+            )
+    total = math.fsum(ratios.values())
+    if abs(total - 1.0) > RATIO_TOLERANCE:
+        given = ", ".join(f"{k}={v:g}" for k, v in ratios.items())
+        raise UsageError(f"split ratios sum to {total:g} (needs 1): {given}")
+    return {name: float(ratios[name]) for name in SPLIT_NAMES if name in ratios}
+
+
+def parse_ratios(text: str) -> dict[str, float]:
+    """Parse ``"train=0.7,dev=0.15,eval=0.15"`` (as given on the command line) and validate it.
+
+    Raises:
+        UsageError: a malformed item, a repeated name, or invalid ratios (see ``check_ratios``).
+    """
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value) if sep else math.nan
+        except ValueError:
+            number = math.nan
+        if not sep or not name or math.isnan(number):
+            raise UsageError(f"bad split ratio {item!r} (expected NAME=NUMBER, e.g. dev=0.15)")
+        if name in out:
+            raise UsageError(f"split {name!r} given twice in ratios {text!r}")
+        out[name] = number
+    return check_ratios(out)
 
 
 class _Strict(BaseModel):
@@ -152,7 +229,7 @@ class GateConfig(_Strict):
 
 
 class SplitConfig(_Strict):
-    """How splits are chosen (the arguments of ``preflight.pipelines.split.build_split``)."""
+    """How splits are chosen (the arguments of ``preflight.split.build_split``)."""
 
     # Keep the corpus's split (declared), or build a patient-disjoint stratified one.
     method: SplitMethod = SplitMethod.DECLARED

@@ -51,7 +51,7 @@ from preflight.config import (
 from preflight.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from preflight.pipelines.preprocess import Preprocessing
+    from preflight.data.preprocess import Preprocessing
 
 __all__ = [
     "CheckpointConfig",
@@ -115,7 +115,7 @@ class DataConfig(_Strict):
 
 
 class PreprocessConfig(_Strict):
-    """What the cache does to each recording (``preflight.pipelines.preprocess.Preprocessing``)."""
+    """What the cache does to each recording (``preflight.data.preprocess.Preprocessing``)."""
 
     # The channels x holds: the 19 10-20 electrodes, or the TCP bipolar pairs (22; 16 for CHB-MIT).
     montage: Literal["10-20", "tcp", "tcp-chbmit"] = "10-20"
@@ -141,8 +141,8 @@ class PreprocessConfig(_Strict):
 
     def preprocessing(self) -> Preprocessing:
         """The cache parameters these settings describe."""
-        from preflight.pipelines.montage import CHBMIT_TCP_PAIRS, Montage
-        from preflight.pipelines.preprocess import CacheDtype, Preprocessing
+        from preflight.data.montage import CHBMIT_TCP_PAIRS, Montage
+        from preflight.data.preprocess import CacheDtype, Preprocessing
 
         montage = {
             "10-20": Montage.referential,

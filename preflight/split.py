@@ -29,20 +29,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from preflight.config import (
+    DEFAULT_RATIOS,
+    SPLIT_NAMES,
+    SplitMethod,
+    check_ratios,
+    parse_ratios,
+)
 from preflight.errors import ManifestError, UsageError
 from preflight.manifest import queries
+from preflight.manifest.queries import SplitStats
 from preflight.manifest.store import Manifest
-from preflight.reports.model import SplitStats
 
 __all__ = [
     "DEFAULT_RATIOS",
@@ -54,19 +58,8 @@ __all__ = [
     "parse_ratios",
 ]
 
-SPLIT_NAMES = ("train", "dev", "eval", "test")
-DEFAULT_RATIOS: Mapping[str, float] = MappingProxyType({"train": 0.7, "dev": 0.15, "eval": 0.15})
-RATIO_TOLERANCE = 1e-6
-
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.int64]
-
-
-class SplitMethod(StrEnum):
-    """How recordings are assigned to splits."""
-
-    DECLARED = "declared"  # the corpus's own split (TUSZ train/dev/eval folders)
-    STRATIFIED = "stratified"  # patient-grouped, stratified on positives, seeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,57 +143,6 @@ def build_split(
     if how is SplitMethod.DECLARED:
         return _declared(manifest)
     return _stratified(manifest, check_ratios(ratios), _check_seed(seed))
-
-
-def check_ratios(ratios: Mapping[str, float]) -> dict[str, float]:
-    """Validate split ratios and return them in the order train, dev, eval, test.
-
-    Raises:
-        UsageError: empty, an unknown split name, a ratio that is not a number > 0, or ratios
-            not summing to 1.
-    """
-    if not ratios:
-        raise UsageError("no split ratios given (e.g. train=0.7,dev=0.15,eval=0.15)")
-    unknown = sorted(set(ratios) - set(SPLIT_NAMES))
-    if unknown:
-        raise UsageError(
-            f"unknown split name(s) in ratios: {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(SPLIT_NAMES)})"
-        )
-    for name, value in ratios.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not math.isfinite(value) or value <= 0:
-            raise UsageError(
-                f"ratio of {name} is {value!r} (needs a number > 0; leave a split out rather "
-                "than giving it 0)"
-            )
-    total = math.fsum(ratios.values())
-    if abs(total - 1.0) > RATIO_TOLERANCE:
-        given = ", ".join(f"{k}={v:g}" for k, v in ratios.items())
-        raise UsageError(f"split ratios sum to {total:g} (needs 1): {given}")
-    return {name: float(ratios[name]) for name in SPLIT_NAMES if name in ratios}
-
-
-def parse_ratios(text: str) -> dict[str, float]:
-    """Parse ``"train=0.7,dev=0.15,eval=0.15"`` (as given on the command line) and validate it.
-
-    Raises:
-        UsageError: a malformed item, a repeated name, or invalid ratios (see ``check_ratios``).
-    """
-    out: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        try:
-            number = float(value) if sep else math.nan
-        except ValueError:
-            number = math.nan
-        if not sep or not name or math.isnan(number):
-            raise UsageError(f"bad split ratio {item!r} (expected NAME=NUMBER, e.g. dev=0.15)")
-        if name in out:
-            raise UsageError(f"split {name!r} given twice in ratios {text!r}")
-        out[name] = number
-    return check_ratios(out)
 
 
 def _check_seed(seed: int) -> int:

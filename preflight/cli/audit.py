@@ -13,16 +13,14 @@ from rich.markup import escape
 from preflight.config import PreflightConfig, load_config
 from preflight.console import make_console
 from preflight.errors import ConfigError, PreflightError
-from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit as run_audit
 from preflight.pipelines.audit import scan_options
-from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.split import SplitMethod, parse_ratios
-from preflight.reports.json_report import write_text_atomic
-from preflight.reports.model import AuditReport
+from preflight.reports.files import write_reports
 from preflight.reports.terminal import render_audit
+from preflight.results import Verdict
+from preflight.scanning.discover import SourceFormat
 from preflight.sources.parquet import LabelClass, ParquetOptions, parse_label_map
-from preflight.validators.results import Verdict
+from preflight.split import SplitMethod, parse_ratios
 
 _Opt = typer.Option
 
@@ -183,30 +181,3 @@ def _with_parquet(cfg: PreflightConfig, flags: Mapping[str, object]) -> Prefligh
         )
         raise ConfigError(f"Parquet options do not fit together: {problems}") from None
     return cfg.model_copy(update={"parquet": parquet})
-
-
-def write_reports(
-    report: AuditReport,
-    json_out: Path | None,
-    junit: Path | None,
-    markdown: Path | None,
-    html: Path | None,
-) -> None:
-    """Render the one report into each file asked for (imports only what is needed)."""
-    if json_out is not None:
-        write_text_atomic(json_out, report.to_json())
-    if junit is not None:
-        from preflight.reports.junit import render_junit
-
-        write_text_atomic(junit, render_junit(report))
-    if markdown is not None:
-        from preflight.reports.markdown import render_markdown
-
-        write_text_atomic(markdown, render_markdown(report))
-    if html is not None:
-        from preflight.reports.html import render_html
-        from preflight.reports.plots import collect_plot_data
-
-        with Manifest.open(report.manifest.path, read_only=True) as m:
-            extras = collect_plot_data(m)
-        write_text_atomic(html, render_html(report, extras))

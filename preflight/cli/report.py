@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from preflight.cli.audit import write_reports
 from preflight.console import make_console
 from preflight.errors import PreflightError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
+from preflight.reports.files import write_reports
 from preflight.reports.terminal import render_audit
-from preflight.validators.results import Verdict
+from preflight.results import Verdict
 
 _Opt = typer.Option
 

@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from preflight.console import make_console
 from preflight.errors import PreflightError
+from preflight.manifest.runs import RunRecord, get_run, list_runs
 from preflight.manifest.store import DEFAULT_DIRNAME, DEFAULT_FILENAME, Manifest, default_path
-from preflight.pipelines.runs import RunRecord, get_run, list_runs
 from preflight.reports.runs import render_run, render_runs
 
 _Opt = typer.Option

@@ -17,8 +17,8 @@ from rich.markup import escape
 from preflight.cli.synth_stamps import synth_stamps
 from preflight.console import make_console
 from preflight.errors import UsageError
-from preflight.pipelines.synth import Defect, Layout, SynthCorpus, SynthSpec, synthesize
-from preflight.pipelines.synth_stamps import StampDefect, StampSpec
+from preflight.synth.corpus import Defect, Layout, SynthCorpus, SynthSpec, synthesize
+from preflight.synth.stamps import StampDefect, StampSpec
 
 __all__ = ["SynthLayout", "synth"]
 
@@ -27,7 +27,7 @@ _STAMPS = StampSpec()
 
 
 class SynthLayout(StrEnum):
-    """``--layout``: the EEG layouts (``pipelines.synth.Layout``) and Parquet image stamps."""
+    """``--layout``: the EEG layouts (``synth.corpus.Layout``) and Parquet image stamps."""
 
     TUSZ = Layout.TUSZ.value
     CHBMIT = Layout.CHBMIT.value

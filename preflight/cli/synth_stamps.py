@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from preflight.console import make_console
 from preflight.errors import UsageError
-from preflight.pipelines.synth_stamps import StampCorpus, StampDefect, StampSpec, synthesize_stamps
+from preflight.synth.stamps import StampCorpus, StampDefect, StampSpec, synthesize_stamps
 
 __all__ = ["audit_hint", "synth_stamps"]
 

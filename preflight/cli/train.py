@@ -61,7 +61,7 @@ def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
 
 
 def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | None) -> None:
-    from preflight.pipelines.runs import RunStatus
+    from preflight.manifest.runs import RunStatus
     from preflight.pipelines.smoke import smoke_config
     from preflight.pipelines.train import smoke as run_smoke  # torch: only for these commands
     from preflight.pipelines.train import train as run_train
@@ -102,8 +102,8 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
 
 def _write_html(run_id: str, config: RunConfig, path: Path) -> None:
     """The run's HTML report (``reports.training.run_html``), written atomically."""
+    from preflight.manifest.runs import get_run
     from preflight.manifest.store import Manifest, default_path
-    from preflight.pipelines.runs import get_run
     from preflight.reports.json_report import write_text_atomic
     from preflight.reports.training import run_html
 

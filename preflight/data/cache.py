@@ -36,11 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from preflight.errors import Reason, RecordingError, UsageError
-from preflight.manifest.store import Manifest
-from preflight.pipelines.montage import ChannelPlan, RejectedRecording, check_recordings
-from preflight.pipelines.parse import forked_pool
-from preflight.pipelines.preprocess import (
+from preflight.data.montage import ChannelPlan, RejectedRecording, check_recordings
+from preflight.data.preprocess import (
     CacheDtype,
     Preprocessing,
     mne_version,
@@ -48,7 +45,10 @@ from preflight.pipelines.preprocess import (
     read_signals,
     standardize,
 )
-from preflight.reports.progress import ProgressReporter
+from preflight.errors import Reason, RecordingError, UsageError
+from preflight.manifest.store import Manifest
+from preflight.progress import ProgressReporter
+from preflight.scanning.parse import forked_pool
 from preflight.sources.edf import content_fingerprint
 
 __all__ = [

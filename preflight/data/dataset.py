@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
+from preflight.data.cache import CacheEntry, WindowCache
+from preflight.data.window_index import WindowIndex
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
-from preflight.pipelines.cache import CacheEntry, WindowCache
-from preflight.pipelines.window_index import WindowIndex
 
 __all__ = ["EEGItem", "EEGWindowDataset", "Normalization", "collate"]
 

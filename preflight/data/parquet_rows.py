@@ -25,8 +25,8 @@ import numpy as np
 
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
-from preflight.pipelines.parquet_judge import LABEL_CODE, label_column, label_params
-from preflight.pipelines.parquet_read import pack
+from preflight.scanning.parquet_judge import LABEL_CODE, label_column, label_params
+from preflight.scanning.parquet_read import pack
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import ParquetOptions
 

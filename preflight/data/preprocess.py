@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from preflight.data.montage import ChannelPlan, Montage
 from preflight.errors import UsageError
-from preflight.pipelines.montage import ChannelPlan, Montage
 
 __all__ = [
     "CACHE_VERSION",

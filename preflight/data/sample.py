@@ -36,8 +36,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from preflight.data.window_index import WindowIndex
 from preflight.errors import UsageError
-from preflight.pipelines.window_index import WindowIndex
 
 __all__ = [
     "BalancedSampler",

@@ -29,15 +29,15 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset
 
-from preflight.errors import InputError, Reason, UsageError
-from preflight.manifest.store import Manifest
-from preflight.pipelines.parquet_rows import read_row_labels
-from preflight.pipelines.stamp_codec import (
+from preflight.data.parquet_rows import read_row_labels
+from preflight.data.stamp_codec import (
     STAMP_SHAPE,
     augment_stamp,
     decode_stamp,
     normalize_stamp,
 )
+from preflight.errors import InputError, Reason, UsageError
+from preflight.manifest.store import Manifest
 
 __all__ = ["StampFile", "StampItem", "StampSource", "StampTable", "open_table", "to_item"]
 

@@ -38,16 +38,15 @@ import pyarrow as pa
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
-from preflight.errors import UsageError
-from preflight.pipelines.sample import BalancedSampler
-from preflight.pipelines.stamp_codec import (
+from preflight.data.sample import BalancedSampler
+from preflight.data.stamp_codec import (
     STAMP_SHAPE,
     augment_stamp,
     decode_stamp,
     encode_stamp,
     normalize_stamp,
 )
-from preflight.pipelines.stamp_source import (
+from preflight.data.stamp_source import (
     StampFile,
     StampItem,
     StampSource,
@@ -55,6 +54,7 @@ from preflight.pipelines.stamp_source import (
     open_table,
     to_item,
 )
+from preflight.errors import UsageError
 
 __all__ = [
     "STAMP_SHAPE",

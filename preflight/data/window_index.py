@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from preflight.data.parquet_rows import read_row_labels
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
-from preflight.pipelines.parquet_rows import read_row_labels
 
 _QUERY = """
 WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading

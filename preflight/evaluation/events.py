@@ -3,7 +3,7 @@
 The validation pass scores every window of the validation recordings once. Here those window
 scores are put back in time order per recording (``window_idx * stride_s`` is a window's start),
 thresholded into events, and scored against the recordings' merged seizures from the manifest
-with SzCORE any-overlap (``preflight.pipelines.evaluate.score_recordings``). Two thresholds are
+with SzCORE any-overlap (``preflight.evaluation.metrics.score_recordings``). Two thresholds are
 reported: the monitors' (the one the window metrics use) and the lowest one whose pooled false
 alarms per 24 h stay at or below ``validation.target_false_alarms_per_24h``
 (``threshold_for_false_alarm_rate``). Results are per subject and pooled; the scorer's name and
@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from preflight.errors import UsageError
-from preflight.manifest.store import Manifest
-from preflight.pipelines.evaluate import (
+from preflight.evaluation.metrics import (
     SZCORE,
     PooledEventMetrics,
     RecordingScores,
@@ -27,6 +26,7 @@ from preflight.pipelines.evaluate import (
     score_recordings,
     threshold_for_false_alarm_rate,
 )
+from preflight.manifest.store import Manifest
 
 __all__ = ["event_evaluation", "recording_scores"]
 

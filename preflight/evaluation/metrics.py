@@ -4,7 +4,7 @@
   specificity at a threshold, under the scorer name ``window-level``. A window is positive when
   ``score >= threshold``, here and in ``windows_to_events``.
 * ``score_recordings``: thresholds each recording's window scores into events and scores them
-  with SzCORE any-overlap (``preflight.pipelines.szcore``, re-exported here), per recording,
+  with SzCORE any-overlap (``preflight.evaluation.szcore``, re-exported here), per recording,
   per subject and pooled.
 * ``threshold_for_false_alarm_rate``: candidates are the pooled window scores that leave
   ``k`` windows positive, for up to ``max_candidates`` values of ``k`` spaced geometrically from
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from preflight.errors import UsageError
-from preflight.pipelines.szcore import (
+from preflight.evaluation.szcore import (
     SZCORE,
     Event,
     EventMetrics,

@@ -2,12 +2,14 @@
 
 Window counts per recording come from ``windows`` (a row per window), or for a Parquet source
 from ``window_counts`` (a row per file with its exact row and positive-row counts: see
-``pipelines.parquet_derive``).
+``scanning.parquet_derive``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel
 
 from preflight.manifest.store import Manifest
 
@@ -54,6 +56,20 @@ SPLIT_FIELDS = (
     "recordings", "patients", "positive_recordings", "positive_patients", "events", "windows",
     "positive_windows", "hours", "positive_hours",
 )  # fmt: skip
+
+
+class SplitStats(BaseModel):
+    """Statistics of one split."""
+
+    recordings: int
+    patients: int
+    positive_recordings: int
+    positive_patients: int
+    events: int
+    windows: int
+    positive_windows: int
+    hours: float
+    positive_hours: float
 
 
 def split_stats(m: Manifest) -> dict[str, dict[str, Any]]:

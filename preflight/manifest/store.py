@@ -98,7 +98,7 @@ class Manifest:
 
     def has_derived(self) -> bool:
         """True when the derived tables (recordings, windows ...) exist: for a Parquet source,
-        ``window_counts`` stands for ``windows`` (see ``pipelines.parquet_derive``)."""
+        ``window_counts`` stands for ``windows`` (see ``scanning.parquet_derive``)."""
         windows = "window_counts" if self.meta("format") == "parquet" else "windows"
         return self._has_table(windows) and self._has_table("recordings")
 

@@ -20,6 +20,9 @@ import duckdb
 # 2348.0 s read from text and multiplied out from data records must not lose their last window.
 EPS = 1e-9
 
+# Events may end this far past a recording's end: `# duration` is written with two decimals.
+END_TOLERANCE_S = 0.01
+
 
 @dataclass(frozen=True, slots=True)
 class WindowParams:

@@ -21,10 +21,6 @@ from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, default_path
 from preflight.manifest.windows import WindowParams
-from preflight.pipelines.discover import Discovery, SourceFormat, discover
-from preflight.pipelines.parquet_scan import is_parquet_corpus, scan_parquet
-from preflight.pipelines.scan import ScanOptions, ScanResult, params_of, scan
-from preflight.pipelines.split import build_split
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
@@ -33,8 +29,12 @@ from preflight.reports.model import (
     SplitStats,
     Totals,
 )
+from preflight.results import CheckResult, Severity, verdict
+from preflight.scanning.discover import Discovery, SourceFormat, discover
+from preflight.scanning.parquet_scan import is_parquet_corpus, scan_parquet
+from preflight.scanning.scan import ScanOptions, ScanResult, params_of, scan
 from preflight.sources.parquet import ParquetOptions
-from preflight.validators.results import CheckResult, Severity, verdict
+from preflight.split import build_split
 
 PROVENANCE_KEYS = (
     "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only",

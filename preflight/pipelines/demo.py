@@ -16,12 +16,11 @@ from rich.console import Console
 
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import Defect, SynthSpec
 from preflight.pipelines.train import RunResult, train
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.terminal import render_audit
 from preflight.reports.training import evaluation, event_lines
+from preflight.results import Verdict
 from preflight.run_config import (
     CheckpointConfig,
     DataConfig,
@@ -30,7 +29,8 @@ from preflight.run_config import (
     RunConfig,
     TrainConfig,
 )
-from preflight.validators.results import Verdict
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import Defect, SynthSpec
 
 # Sized so a CPU run takes about two minutes and the synthetic seizures are learned.
 SPEC = SynthSpec(train_patients=6, dev_patients=3, eval_patients=3, recordings_per_patient=2)
@@ -115,7 +115,7 @@ def _epoch(console: Console, m: dict[str, Any]) -> None:
 
 
 def _html(run: RunResult) -> str:
-    from preflight.pipelines.runs import get_run
+    from preflight.manifest.runs import get_run
     from preflight.reports.training import run_html
 
     if run.audit is None:

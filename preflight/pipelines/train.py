@@ -28,26 +28,26 @@ from typing import Any
 
 import torch
 
+from preflight.data.montage import check_recordings
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
-from preflight.manifest.store import Manifest, default_path
-from preflight.pipelines import checkpoint as ckpt
-from preflight.pipelines.audit import audit, scan_options
-from preflight.pipelines.distributed import World
-from preflight.pipelines.monitors import Monitor, MonitorRecord
-from preflight.pipelines.montage import check_recordings
-from preflight.pipelines.runs import (
+from preflight.manifest.runs import (
     RunStatus,
     new_run_id,
     resumable_runs,
     set_status,
     start_run,
 )
+from preflight.manifest.store import Manifest, default_path
+from preflight.pipelines.audit import audit, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
-from preflight.pipelines.train_loop import EpochCallback, run_epochs
-from preflight.pipelines.train_setup import Start, build_session
 from preflight.reports.model import AuditReport
+from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
-from preflight.validators.results import Severity, Verdict
+from preflight.training import checkpoint as ckpt
+from preflight.training.distributed import World
+from preflight.training.eeg import Start, build_session
+from preflight.training.loop import EpochCallback, run_epochs
+from preflight.training.monitors import Monitor, MonitorRecord
 
 __all__ = ["RunResult", "smoke", "train"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.reports.model import AuditReport, SplitStats
-from preflight.validators.results import CheckResult, Severity
+from preflight.results import CheckResult, Severity
 
 CORPUS = "corpus"  # the place name of a check that looks at the whole corpus (split is None)
 

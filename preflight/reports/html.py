@@ -31,7 +31,7 @@ from preflight.reports.formatting import (
 )
 from preflight.reports.model import AuditReport, SplitStats
 from preflight.reports.plots import Figure, PlotData, audit_figures
-from preflight.validators.results import CheckResult
+from preflight.results import CheckResult
 
 if TYPE_CHECKING:
     import jinja2
@@ -80,7 +80,7 @@ def render_html(
     Returns:
         The HTML document.
     """
-    from preflight import __version__
+    from preflight._version import __version__
 
     columns = split_columns(report)
     context = {

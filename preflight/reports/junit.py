@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 
 from preflight.reports.formatting import CORPUS, counts, format_value, place
 from preflight.reports.model import AuditReport, RejectedInput
-from preflight.validators.results import CheckResult, Severity
+from preflight.results import CheckResult, Severity
 
 SUITE_NAME = "preflight.gate"
 REJECTED_CASE = "rejected_inputs"

@@ -21,7 +21,7 @@ from preflight.reports.formatting import (
     totals_as_split,
 )
 from preflight.reports.model import AuditReport
-from preflight.validators.results import CheckResult
+from preflight.results import CheckResult
 
 MAX_REJECTED_SHOWN = 50
 

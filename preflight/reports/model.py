@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from preflight.validators.results import CheckResult, Verdict
+from preflight.manifest.queries import SplitStats
+from preflight.results import CheckResult, Verdict
 
 
 class ManifestInfo(BaseModel):
@@ -25,20 +26,6 @@ class Totals(BaseModel):
     recordings: int
     rejected: int
     patients: int
-    events: int
-    windows: int
-    positive_windows: int
-    hours: float
-    positive_hours: float
-
-
-class SplitStats(BaseModel):
-    """Statistics of one split."""
-
-    recordings: int
-    patients: int
-    positive_recordings: int
-    positive_patients: int
     events: int
     windows: int
     positive_windows: int

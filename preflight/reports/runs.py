@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from preflight.pipelines.runs import RunRecord, RunStatus
+from preflight.manifest.runs import RunRecord, RunStatus
 from preflight.reports.training import evaluation, event_lines
-from preflight.validators.results import Severity
+from preflight.results import Severity
 
 if TYPE_CHECKING:
     from preflight.pipelines.train import RunResult

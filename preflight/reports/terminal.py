@@ -13,7 +13,7 @@ from preflight.reports.formatting import (
     totals_as_split,
 )
 from preflight.reports.model import AuditReport
-from preflight.validators.results import Severity, Verdict
+from preflight.results import Severity, Verdict
 
 MAX_REJECTED_SHOWN = 20
 

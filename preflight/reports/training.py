@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from preflight.manifest.runs import RunRecord
 from preflight.manifest.store import Manifest
-from preflight.pipelines.runs import RunRecord
 from preflight.reports.html import Section
 from preflight.reports.plots import Figure, figure_data_uri
 

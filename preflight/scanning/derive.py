@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 from preflight.errors import Reason
 from preflight.manifest.schema import create_derived_tables
 from preflight.manifest.store import Manifest
-from preflight.manifest.windows import WindowParams, build_seizures, build_windows
-from preflight.pipelines.discover import Kind
-from preflight.pipelines.layout import Placement, place
-
-# Events may end this far past a recording's end: `# duration` is written with two decimals.
-END_TOLERANCE_S = 0.01
+from preflight.manifest.windows import END_TOLERANCE_S, WindowParams, build_seizures, build_windows
+from preflight.scanning.discover import Kind
+from preflight.scanning.layout import Placement, place
 
 
 def _priority(path: str, kind: Kind) -> int:

@@ -13,19 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from preflight.config import SourceFormat
 from preflight.errors import Reason
-
-
-class SourceFormat(StrEnum):
-    """The ``--format`` choices: which readers an audit uses."""
-
-    AUTO = "auto"
-    TUSZ = "tusz"
-    CHBMIT = "chbmit"
-    SIENA = "siena"
-    BIDS = "bids"
-    EDFPLUS = "edfplus"
-    PARQUET = "parquet"
 
 
 class Kind(StrEnum):
@@ -57,6 +46,11 @@ _BY_SUFFIX = {
     "tse": Kind.TUSZ_TSE, "tse_bi": Kind.TUSZ_TSE,
     "lbl": Kind.TUSZ_LBL, "lbl_bi": Kind.TUSZ_LBL,
 }  # fmt: skip
+
+
+def kinds_read(fmt: SourceFormat, *, labels_only: bool = False) -> frozenset[Kind]:
+    """The kinds of file an audit in format ``fmt`` reads (recordings left out with labels only)."""
+    return _ALLOWED[fmt] - ({Kind.EDF} if labels_only else frozenset())
 
 
 def classify(name: str) -> Kind | None:
@@ -105,7 +99,7 @@ def discover(root: Path, fmt: SourceFormat, *, labels_only: bool = False) -> Dis
     Returns:
         The files found, sorted by path, with the problems met on the way.
     """
-    allowed = _ALLOWED[fmt] - ({Kind.EDF} if labels_only else set())
+    allowed = kinds_read(fmt, labels_only=labels_only)
     out = Discovery()
     seen: set[tuple[int, int]] = set()
     pending = [(os.fspath(root), "")]

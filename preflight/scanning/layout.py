@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from preflight.pipelines.discover import Kind
+from preflight.scanning.discover import Kind
 from preflight.sources import bids, chbmit, siena, tusz
 
 UNSPLIT = "all"  # the split name of recordings whose corpus declares no split

@@ -39,7 +39,7 @@ from preflight.errors import Reason
 from preflight.manifest.schema import create_derived_tables
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import build_seizures
-from preflight.pipelines.layout import UNSPLIT
+from preflight.scanning.layout import UNSPLIT
 from preflight.sources import parquet as pqs
 
 __all__ = ["derive_tables"]

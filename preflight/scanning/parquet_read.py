@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from preflight.errors import InputError, Reason
-from preflight.pipelines.parquet_judge import (
+from preflight.scanning.parquet_judge import (
     COUNTS,
     GROUPS,
     LABEL_CODE,
@@ -50,7 +50,7 @@ from preflight.pipelines.parquet_judge import (
     label_column,
     label_params,
 )
-from preflight.pipelines.parse import forked_pool
+from preflight.scanning.parse import forked_pool
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import ParquetOptions, Problem
 

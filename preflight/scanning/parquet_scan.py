@@ -35,10 +35,10 @@ import pyarrow as pa
 
 from preflight.errors import Reason
 from preflight.manifest.store import Manifest
-from preflight.pipelines.discover import is_utf8, undecodable_name
-from preflight.pipelines.parquet_derive import derive_tables
-from preflight.pipelines.parquet_read import FileRead, Found, ReadResult, read_tables
-from preflight.pipelines.scan import ScanResult
+from preflight.scanning.discover import is_utf8, undecodable_name
+from preflight.scanning.parquet_derive import derive_tables
+from preflight.scanning.parquet_read import FileRead, Found, ReadResult, read_tables
+from preflight.scanning.scan import ScanResult
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
 

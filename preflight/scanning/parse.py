@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.errors import InputError, Reason
-from preflight.pipelines.discover import Found, Kind
+from preflight.scanning.discover import Found, Kind
 from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
 from preflight.sources.text import open_regular

@@ -20,10 +20,17 @@ from pathlib import Path
 
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
-from preflight.pipelines.derive import derive
-from preflight.pipelines.discover import _ALLOWED, Discovery, Found, Kind, SourceFormat, discover
-from preflight.pipelines.parse import TABLES, forked_pool, parse_chunk, reader_of
-from preflight.reports.progress import ProgressReporter
+from preflight.progress import ProgressReporter
+from preflight.scanning.derive import derive
+from preflight.scanning.discover import (
+    Discovery,
+    Found,
+    Kind,
+    SourceFormat,
+    discover,
+    kinds_read,
+)
+from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, reader_of
 
 # Below this many files to read, the pool's start-up costs more than it saves.
 PARALLEL_MIN_FILES = 64
@@ -79,7 +86,7 @@ def scan(
         Counts of files read, reused and deleted, and whether derived tables were rebuilt.
     """
     t0 = time.perf_counter()
-    kinds = _ALLOWED[options.fmt] - ({Kind.EDF} if options.labels_only else frozenset())
+    kinds = kinds_read(options.fmt, labels_only=options.labels_only)
     found = found if found is not None else discover(root, SourceFormat.AUTO)
     wanted = [f for f in found.files if f.kind in kinds]
     cached = {

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from preflight.errors import UsageError
-from preflight.pipelines.synth_edf import (
+from preflight.synth.edf import (
     EdfIdentity,
     channel_labels,
     corrupt_edf,
@@ -28,9 +28,9 @@ from preflight.pipelines.synth_edf import (
     write_dense_edf,
     write_sparse_edf,
 )
-from preflight.pipelines.synth_layouts import name_recordings, patient_ids, write_annotations
-from preflight.pipelines.synth_plan import Slot, patient_count, plan
-from preflight.pipelines.synth_types import (
+from preflight.synth.layouts import name_recordings, patient_ids, write_annotations
+from preflight.synth.plan import Slot, patient_count, plan
+from preflight.synth.spec import (
     TRUTH_FILE,
     Corruption,
     Defect,

@@ -17,7 +17,7 @@ from pathlib import Path
 import edfio
 import numpy as np
 
-from preflight.pipelines.synth_types import Corruption, Layout, SynthEvent
+from preflight.synth.spec import Corruption, Layout, SynthEvent
 
 __all__ = [
     "EdfIdentity",

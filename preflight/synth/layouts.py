@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from preflight.pipelines.synth_plan import Slot
-from preflight.pipelines.synth_types import (
+from preflight.synth.plan import Slot
+from preflight.synth.spec import (
     CORRUPTION_REASON,
     Corruption,
     Layout,

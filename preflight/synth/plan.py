@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from preflight.pipelines.synth_types import (
+from preflight.synth.spec import (
     SEIZURE_MARGIN_S,
     Corruption,
     Defect,

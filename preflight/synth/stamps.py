@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from preflight.data.stamp_codec import STAMP_SHAPE, encode_stamp
 from preflight.errors import Reason, UsageError
-from preflight.pipelines.stamp_codec import STAMP_SHAPE, encode_stamp
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
 

@@ -21,20 +21,20 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from preflight.data.cache import WindowCache
+from preflight.data.dataset import EEGWindowDataset, Normalization, collate
+from preflight.data.sample import BalancedSampler, PositiveBatchSampler, pos_weight
+from preflight.data.window_index import WindowIndex
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
 from preflight.models.registry import build_model, resolve_model
-from preflight.pipelines import checkpoint as ckpt
-from preflight.pipelines.cache import WindowCache
-from preflight.pipelines.dataset import EEGWindowDataset, Normalization, collate
-from preflight.pipelines.distributed import World
-from preflight.pipelines.monitors import Monitor, MonitorRecord
-from preflight.pipelines.sample import BalancedSampler, PositiveBatchSampler, pos_weight
-from preflight.pipelines.train_loop import Progress, QuarantineLog, Session
-from preflight.pipelines.window_index import WindowIndex
+from preflight.results import Severity
 from preflight.run_config import RunConfig, Sampling
+from preflight.training import checkpoint as ckpt
+from preflight.training.distributed import World
+from preflight.training.loop import Progress, QuarantineLog, Session
+from preflight.training.monitors import Monitor, MonitorRecord
 from preflight.validators.batch_guard import BatchGuard
-from preflight.validators.results import Severity
 
 __all__ = ["Loaders", "Start", "assemble_session", "build_session", "seeded_model"]
 
@@ -79,7 +79,7 @@ class _Data:
 
 def build_session(config: RunConfig, world: World, start: Start, *, progress: bool) -> Session:
     """Build (or, resuming, restore) everything the loop uses."""
-    from preflight.pipelines import train_stamps  # image stamps: an audited Parquet source
+    from preflight.training import stamps as train_stamps  # image stamps: an audited Parquet source
 
     if train_stamps.is_table_manifest(start.manifest):
         return train_stamps.build_stamp_session(config, world, start, progress=progress)

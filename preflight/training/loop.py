@@ -24,11 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from preflight.data.sample import PositiveBatchSampler
+from preflight.evaluation.events import event_evaluation
+from preflight.manifest.runs import RunStatus, update_run
 from preflight.manifest.store import Manifest
 from preflight.models.registry import model_args
-from preflight.pipelines import checkpoint as ckpt
-from preflight.pipelines.distributed import World
-from preflight.pipelines.monitors import (
+from preflight.results import Severity
+from preflight.run_config import RunConfig
+from preflight.training import checkpoint as ckpt
+from preflight.training.distributed import World
+from preflight.training.monitors import (
     Monitor,
     MonitorRecord,
     StepWatch,
@@ -37,14 +42,9 @@ from preflight.pipelines.monitors import (
     stopping,
     validation_records,
 )
-from preflight.pipelines.runs import RunStatus, update_run
-from preflight.pipelines.sample import PositiveBatchSampler
-from preflight.pipelines.train_eval import model_logits, validate
-from preflight.pipelines.train_events import event_evaluation
-from preflight.run_config import RunConfig
+from preflight.training.validation import model_logits, validate
 from preflight.validators.batch_guard import BatchGuard, GuardResult, GuardStopped
 from preflight.validators.quarantine import BATCH_QUARANTINED, quarantine_rows, record_quarantine
-from preflight.validators.results import Severity
 
 __all__ = [
     "EpochCallback",

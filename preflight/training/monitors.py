@@ -33,8 +33,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from preflight.results import Severity
 from preflight.run_config import MonitorConfig, RunConfig, Sampling
-from preflight.validators.results import Severity
 
 __all__ = [
     "Monitor",

@@ -20,13 +20,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
+from preflight.data.dataset import EEGItem
+from preflight.data.stamp_codec import STAMP_SHAPE
+from preflight.data.stamp_source import StampItem, StampSource, StampTable
+from preflight.data.window_index import WindowIndex
 from preflight.manifest.store import Manifest
-from preflight.pipelines.dataset import EEGItem
-from preflight.pipelines.distributed import World
-from preflight.pipelines.stamp_codec import STAMP_SHAPE
-from preflight.pipelines.stamp_source import StampItem, StampSource, StampTable
-from preflight.pipelines.train_loop import QuarantineLog, Session
-from preflight.pipelines.train_setup import (
+from preflight.run_config import RunConfig
+from preflight.training.distributed import World
+from preflight.training.eeg import (
     Loaders,
     Start,
     _batch_sampler,
@@ -34,8 +35,7 @@ from preflight.pipelines.train_setup import (
     assemble_session,
     seeded_model,
 )
-from preflight.pipelines.window_index import WindowIndex
-from preflight.run_config import RunConfig
+from preflight.training.loop import QuarantineLog, Session
 from preflight.validators.batch_guard import BatchGuard
 
 __all__ = ["build_stamp_session", "collate_stamps", "is_table_manifest"]

@@ -1,7 +1,7 @@
 """The validation pass of a training run: window scores, loss, and what the monitors judge.
 
 The window metrics (AUROC, AUPRC, sensitivity, specificity at the monitors' threshold) are
-``preflight.pipelines.evaluate.window_metrics`` on the window probabilities (``sigmoid`` of the
+``preflight.evaluation.metrics.window_metrics`` on the window probabilities (``sigmoid`` of the
 logits, in float64 so confident scores do not tie); the loss, the positive-prediction rate and
 the spread of the logits are measured here.
 """
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from preflight.pipelines.evaluate import window_metrics
-from preflight.pipelines.monitors import ValidationMetrics
+from preflight.evaluation.metrics import window_metrics
+from preflight.training.monitors import ValidationMetrics
 
 __all__ = ["model_logits", "validate"]
 

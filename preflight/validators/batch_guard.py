@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from preflight.errors import PreflightError, UsageError
-from preflight.validators.results import Severity
+from preflight.results import Severity
 
 __all__ = [
     "BatchGuard",

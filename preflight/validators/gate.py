@@ -30,8 +30,8 @@ from preflight.config import GateConfig
 from preflight.errors import ConfigError, ManifestError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
+from preflight.results import CheckResult, Severity, Verdict, verdict
 from preflight.validators.group_leaks import group_disjoint
-from preflight.validators.results import CheckResult, Severity, Verdict, verdict
 from preflight.validators.schemas import SCHEMA_TABLES, check_schemas
 from preflight.validators.suites import AGGREGATE_COLUMNS, Role, Suite, load_suite, run_suite
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
-from preflight.validators.results import CheckResult, Severity
+from preflight.results import CheckResult, Severity
 
 __all__ = ["group_disjoint"]
 

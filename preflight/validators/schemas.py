@@ -27,8 +27,8 @@ from pandas.api import types as pdt
 from pandera.errors import SchemaErrors
 
 from preflight.manifest.store import Manifest
-from preflight.pipelines.derive import END_TOLERANCE_S
-from preflight.validators.results import CheckResult, Severity
+from preflight.manifest.windows import END_TOLERANCE_S
+from preflight.results import CheckResult, Severity
 from preflight.validators.vocabulary import labels_match
 
 __all__ = ["SCHEMA_TABLES", "TableSchema", "check_schemas", "table_schemas"]

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from preflight.config import GateConfig
 from preflight.errors import ConfigError
-from preflight.validators.results import CheckResult, Severity
+from preflight.results import CheckResult, Severity
 
 __all__ = [
     "AGGREGATE_COLUMNS",

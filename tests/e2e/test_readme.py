@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import SynthSpec
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import SynthSpec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

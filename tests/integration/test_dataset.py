@@ -15,26 +15,26 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 
-from preflight.errors import UsageError
-from preflight.manifest.store import Manifest
-from preflight.pipelines import cache as cache_module
-from preflight.pipelines.audit import audit
-from preflight.pipelines.cache import (
+from preflight.data import cache as cache_module
+from preflight.data.cache import (
     CacheDtype,
     Preprocessing,
     WindowCache,
     data_root,
 )
-from preflight.pipelines.dataset import EEGWindowDataset, Normalization, collate
-from preflight.pipelines.montage import (
+from preflight.data.dataset import EEGWindowDataset, Normalization, collate
+from preflight.data.montage import (
     CHBMIT_TCP_PAIRS,
     MISSING_CHANNELS,
     STANDARD_1020,
     TCP_PAIRS,
     Montage,
 )
-from preflight.pipelines.synth import Layout, SynthSpec, synthesize
-from preflight.pipelines.window_index import WindowIndex
+from preflight.data.window_index import WindowIndex
+from preflight.errors import UsageError
+from preflight.manifest.store import Manifest
+from preflight.pipelines.audit import audit
+from preflight.synth.corpus import Layout, SynthSpec, synthesize
 
 SPLITS = ("train", "dev")
 
@@ -181,8 +181,8 @@ def test_reading_the_cache_never_imports_mne(tusz: Path, built: WindowCache) -> 
     code = f"""
 import sys
 from preflight.manifest.store import Manifest
-from preflight.pipelines.cache import WindowCache
-from preflight.pipelines.dataset import EEGWindowDataset, collate
+from preflight.data.cache import WindowCache
+from preflight.data.dataset import EEGWindowDataset, collate
 with Manifest.open({str(tusz)!r}, read_only=True) as m:
     ds = EEGWindowDataset.from_manifest(m, "train", WindowCache({str(built.directory)!r}))
 collate(ds.__getitems__(range(len(ds))))

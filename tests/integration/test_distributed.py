@@ -17,12 +17,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from preflight.data.sample import BalancedSampler, PositiveBatchSampler
+from preflight.data.window_index import WindowIndex
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.sample import BalancedSampler, PositiveBatchSampler
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import SynthSpec
-from preflight.pipelines.window_index import WindowIndex
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import SynthSpec
 
 pytestmark = pytest.mark.slow  # two processes importing torch: ~5-10 s on a shared CPU
 

@@ -12,25 +12,25 @@ import pyarrow.parquet as pq
 import pytest
 
 from preflight.config import GateConfig, PreflightConfig
+from preflight.data.window_index import WindowIndex
 from preflight.manifest.queries import split_stats
 from preflight.manifest.store import Manifest
-from preflight.pipelines import parquet_read
 from preflight.pipelines.audit import audit
-from preflight.pipelines.parquet_read import read_tables
-from preflight.pipelines.parquet_scan import discover_tables, is_parquet_corpus, scan_parquet
-from preflight.pipelines.synth_stamps import (
+from preflight.reports.model import AuditReport
+from preflight.results import Verdict
+from preflight.scanning import parquet_read
+from preflight.scanning.parquet_read import read_tables
+from preflight.scanning.parquet_scan import discover_tables, is_parquet_corpus, scan_parquet
+from preflight.sources import parquet as pqs
+from preflight.sources.parquet import LabelClass, ParquetOptions
+from preflight.synth.stamps import (
     BAD_FILE_REASON,
     StampCorpus,
     StampDefect,
     StampSpec,
     synthesize_stamps,
 )
-from preflight.pipelines.window_index import WindowIndex
-from preflight.reports.model import AuditReport
-from preflight.sources import parquet as pqs
-from preflight.sources.parquet import LabelClass, ParquetOptions
 from preflight.validators.group_leaks import group_disjoint
-from preflight.validators.results import Verdict
 
 # Two files of 16 stamps per tier, half controls: 16 lenses per tier, 8 needed per batch of 32.
 SMALL = StampSpec(files_per_tier=2, rows_per_file=16, row_group_rows=8)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from preflight.pipelines.audit import audit
-from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.scan import ScanOptions
+from preflight.scanning.discover import SourceFormat
+from preflight.scanning.scan import ScanOptions
 
 pytestmark = pytest.mark.realdata
 

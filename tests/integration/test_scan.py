@@ -12,7 +12,7 @@ from preflight.config import GateConfig, PreflightConfig
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.audit import audit
-from preflight.pipelines.scan import ScanOptions
+from preflight.scanning.scan import ScanOptions
 
 from .conftest import Corpus
 

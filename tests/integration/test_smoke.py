@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from preflight.cli.runs import runs_app
 from preflight.cli.train import smoke as smoke_command
+from preflight.data.montage import check_recordings
+from preflight.manifest.runs import RunStatus, list_runs
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.montage import check_recordings
-from preflight.pipelines.runs import RunStatus, list_runs
 from preflight.pipelines.smoke import (
     STEPS,
     SmokeSubset,
@@ -30,9 +30,9 @@ from preflight.pipelines.smoke import (
     choose_files,
     choose_subset,
 )
-from preflight.pipelines.synth import Defect
 from preflight.pipelines.train import smoke, train
 from preflight.run_config import load_run_config
+from preflight.synth.corpus import Defect
 from tests.integration.test_train import _corpus, write_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -177,7 +177,7 @@ def test_a_completed_run_reports_event_scores(corpus: Path, tmp_path: Path) -> N
 def test_smoke_on_image_stamps_trains_on_the_smallest_files_of_each_class(tmp_path: Path) -> None:
     """A table source: per tier, the two smallest files holding each class (4 files of 64 rows
     per tier here, every file holding both: two files per tier), one short epoch."""
-    from preflight.pipelines.synth_stamps import StampSpec, synthesize_stamps
+    from preflight.synth.stamps import StampSpec, synthesize_stamps
 
     corpus = synthesize_stamps(tmp_path / "stamps", StampSpec(files_per_tier=4, rows_per_file=32))
     config = tmp_path / "stamps.yaml"

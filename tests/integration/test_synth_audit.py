@@ -10,9 +10,9 @@ import pytest
 
 from preflight.manifest.windows import EPS, WindowParams
 from preflight.pipelines.audit import audit
-from preflight.pipelines.scan import ScanOptions
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import Layout, SynthCorpus, SynthSpec
+from preflight.scanning.scan import ScanOptions
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import Layout, SynthCorpus, SynthSpec
 
 
 def expected_stats(corpus: SynthCorpus, window: WindowParams) -> dict[str, dict[str, float]]:

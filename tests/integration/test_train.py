@@ -23,17 +23,17 @@ from typer.testing import CliRunner
 
 from preflight.cli.runs import runs_app
 from preflight.cli.train import train as train_command
+from preflight.data.dataset import EEGWindowDataset
 from preflight.errors import UsageError
+from preflight.manifest.runs import RunStatus
 from preflight.manifest.store import Manifest
 from preflight.models.seizure import SeizureTCN
-from preflight.pipelines.checkpoint import BEST, load_checkpoint, load_model
-from preflight.pipelines.dataset import EEGWindowDataset
-from preflight.pipelines.monitors import Monitor
-from preflight.pipelines.runs import RunStatus
-from preflight.pipelines.synth import Defect, SynthSpec, synthesize
 from preflight.pipelines.train import RunResult, train
+from preflight.results import Severity
 from preflight.run_config import RunConfig, load_run_config
-from preflight.validators.results import Severity
+from preflight.synth.corpus import Defect, SynthSpec, synthesize
+from preflight.training.checkpoint import BEST, load_checkpoint, load_model
+from preflight.training.monitors import Monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 

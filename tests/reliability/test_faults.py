@@ -33,8 +33,8 @@ from preflight.cli import app
 from preflight.errors import ManifestError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.synth import synthesize
-from preflight.pipelines.synth_types import SynthSpec
+from preflight.synth.corpus import synthesize
+from preflight.synth.spec import SynthSpec
 
 KILLS = 20
 SEED = 20240607
@@ -244,7 +244,7 @@ def _then_kill(original: Callable[..., Any]) -> Callable[..., Any]:
 def _arm(point: str) -> None:
     """Make the audit SIGKILL itself at ``point`` (in the forked child only)."""
     import preflight.pipelines.audit as audit_module
-    import preflight.pipelines.scan as scan_module
+    import preflight.scanning.scan as scan_module
     import preflight.validators.gate as gate_module
 
     if point == "parsing":

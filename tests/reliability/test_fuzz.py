@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from preflight.config import PreflightConfig, load_config
 from preflight.errors import ConfigError, InputError
-from preflight.pipelines.discover import Found, Kind
-from preflight.pipelines.parse import Parsed, parse_file
+from preflight.scanning.discover import Found, Kind
+from preflight.scanning.parse import Parsed, parse_file
 from preflight.sources import chbmit, edfplus, siena, tusz
 from preflight.sources.edf import read_header
 from preflight.sources.records import AnnotationFileResult

@@ -29,8 +29,8 @@ import pytest
 import torch
 import yaml
 
-from preflight.pipelines.checkpoint import load_checkpoint
-from preflight.pipelines.synth import SynthSpec, synthesize
+from preflight.synth.corpus import SynthSpec, synthesize
+from preflight.training.checkpoint import load_checkpoint
 
 EPOCHS = 4
 SLICE_S = 0.05  # how long the run to be killed runs between two looks at its folder

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
+from preflight.results import Severity
 from preflight.validators.batch_guard import (
     BatchGuard,
     GuardCheck,
@@ -21,7 +22,6 @@ from preflight.validators.batch_guard import (
     unpack_batch,
 )
 from preflight.validators.quarantine import ManifestRecorder, record_quarantine
-from preflight.validators.results import Severity
 
 B, C, T = 8, 4, 64
 

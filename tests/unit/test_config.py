@@ -9,9 +9,9 @@ import pytest
 from preflight.config import GateConfig, PreflightConfig, SplitThresholds, load_config
 from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
-from preflight.pipelines.discover import SourceFormat
-from preflight.pipelines.split import SplitMethod
-from preflight.validators.results import Severity
+from preflight.results import Severity
+from preflight.scanning.discover import SourceFormat
+from preflight.split import SplitMethod
 
 FULL = """\
 audit:

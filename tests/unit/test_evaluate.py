@@ -11,7 +11,7 @@ from timescoring.annotations import Annotation
 from timescoring.scoring import EventScoring
 
 from preflight.errors import UsageError
-from preflight.pipelines.evaluate import (
+from preflight.evaluation.metrics import (
     SZCORE,
     EventMetrics,
     RecordingScores,

@@ -16,8 +16,8 @@ import pytest
 from preflight.config import GateConfig, SplitThresholds
 from preflight.errors import ConfigError, ManifestError
 from preflight.manifest.store import Manifest
+from preflight.results import CheckResult, Severity, Verdict
 from preflight.validators.gate import GateResult, run_gate
-from preflight.validators.results import CheckResult, Severity, Verdict
 from preflight.validators.suites import load_suite
 from tests.unit.manifests import Rec, make_manifest
 

@@ -7,10 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preflight.errors import Reason, RecordingError, UsageError
-from preflight.manifest.schema import create_cache_tables, create_derived_tables
-from preflight.manifest.store import Manifest
-from preflight.pipelines.montage import (
+from preflight.data.montage import (
     CHBMIT_TCP_PAIRS,
     MISSING_CHANNELS,
     STANDARD_1020,
@@ -20,6 +17,9 @@ from preflight.pipelines.montage import (
     check_recordings,
     plan_channels,
 )
+from preflight.errors import Reason, RecordingError, UsageError
+from preflight.manifest.schema import create_cache_tables, create_derived_tables
+from preflight.manifest.store import Manifest
 
 
 def _words(text: str) -> list[str]:

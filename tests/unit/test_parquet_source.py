@@ -13,16 +13,16 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from preflight.cli.synth_stamps import synth_stamps
+from preflight.data.stamps import decode_stamp
 from preflight.errors import InputError, UsageError
-from preflight.pipelines.stamps import decode_stamp
-from preflight.pipelines.synth_stamps import (
+from preflight.sources import parquet as pqs
+from preflight.sources.parquet import ColumnKind, LabelClass, ParquetOptions, parse_label_map
+from preflight.synth.stamps import (
     STAMPS_TRUTH_FILE,
     StampDefect,
     StampSpec,
     synthesize_stamps,
 )
-from preflight.sources import parquet as pqs
-from preflight.sources.parquet import ColumnKind, LabelClass, ParquetOptions, parse_label_map
 
 POS, NEG = LabelClass.POSITIVE, LabelClass.NEGATIVE
 
@@ -222,7 +222,7 @@ def test_pack_groups_by_key_and_cuts_batches_of_about_batch_rows(
 ) -> None:
     """Files of one label type share a read_parquet call; a call closes once it holds
     BATCH_ROWS rows (used by the audit's counts and by training's row labels)."""
-    from preflight.pipelines import parquet_read
+    from preflight.scanning import parquet_read
 
     monkeypatch.setattr(parquet_read, "BATCH_ROWS", 10)
     items = [("a", 6), ("b", 3), ("a", 6), ("a", 2), ("b", 20), ("b", 1)]

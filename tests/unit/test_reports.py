@@ -18,7 +18,7 @@ from preflight.reports.junit import render_junit
 from preflight.reports.markdown import escape_markdown, render_markdown
 from preflight.reports.model import AuditReport, ManifestInfo, RejectedInput, SplitStats, Totals
 from preflight.reports.plots import Figure, PlotData, collect_plot_data
-from preflight.validators.results import CheckResult, Severity, verdict
+from preflight.results import CheckResult, Severity, verdict
 from tests.unit.manifests import Rec, make_manifest
 
 HOSTILE = '<script>alert(1)</script> "quotes" & `ticks` a|b $x$'

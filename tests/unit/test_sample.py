@@ -9,15 +9,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from preflight.errors import UsageError
-from preflight.pipelines.sample import (
+from preflight.data.sample import (
     BalancedSampler,
     PositiveBatchSampler,
     class_weights,
     pos_weight,
     positive_weights,
 )
-from preflight.pipelines.window_index import WindowIndex
+from preflight.data.window_index import WindowIndex
+from preflight.errors import UsageError
 
 
 def make_index(

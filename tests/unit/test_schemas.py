@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from preflight.manifest.store import Manifest
-from preflight.validators.results import CheckResult, Severity
+from preflight.results import CheckResult, Severity
 from preflight.validators.schemas import check_schemas
 from preflight.validators.vocabulary import labels_match
 from tests.unit.manifests import Rec, make_manifest

@@ -13,7 +13,7 @@ import pytest
 from preflight.errors import ManifestError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
-from preflight.pipelines.split import SplitMethod, build_split, check_ratios, parse_ratios
+from preflight.split import SplitMethod, build_split, check_ratios, parse_ratios
 from tests.unit.manifests import Rec, make_manifest
 
 

@@ -17,11 +17,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from preflight.errors import InputError, Reason, UsageError
-from preflight.manifest.store import Manifest
-from preflight.pipelines.parquet_scan import scan_parquet
-from preflight.pipelines.sample import BalancedSampler
-from preflight.pipelines.stamps import (
+from preflight.data.sample import BalancedSampler
+from preflight.data.stamps import (
     STAMP_SHAPE,
     StampSource,
     StampStream,
@@ -31,8 +28,11 @@ from preflight.pipelines.stamps import (
     encode_stamp,
     normalize_stamp,
 )
-from preflight.pipelines.synth_stamps import StampCorpus, StampSpec, synthesize_stamps
-from preflight.pipelines.window_index import WindowIndex
+from preflight.data.window_index import WindowIndex
+from preflight.errors import InputError, Reason, UsageError
+from preflight.manifest.store import Manifest
+from preflight.scanning.parquet_scan import scan_parquet
+from preflight.synth.stamps import StampCorpus, StampSpec, synthesize_stamps
 
 RNG = np.random.default_rng(0)
 

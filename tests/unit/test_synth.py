@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from preflight.cli.synth import synth
 from preflight.errors import UsageError
-from preflight.pipelines.synth import (
+from preflight.synth.corpus import (
     TRUTH_FILE,
     Corruption,
     Defect,
@@ -35,8 +35,8 @@ from preflight.pipelines.synth import (
     load_truth,
     synthesize,
 )
-from preflight.pipelines.synth_layouts import TCP_PAIRS
-from preflight.pipelines.synth_plan import plan
+from preflight.synth.layouts import TCP_PAIRS
+from preflight.synth.plan import plan
 
 SMALL = SynthSpec(
     train_patients=2,

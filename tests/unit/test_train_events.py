@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from preflight.pipelines.train_events import recording_scores
+from preflight.evaluation.events import recording_scores
 from tests.unit.manifests import Rec, make_manifest
 
 

@@ -14,20 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from preflight.errors import ConfigError, UsageError
-from preflight.manifest.store import Manifest
-from preflight.models.seizure import SeizureOutput
-from preflight.pipelines import checkpoint as ckpt
-from preflight.pipelines.distributed import World
-from preflight.pipelines.monitors import (
-    Monitor,
-    MonitorRecord,
-    StepWatch,
-    ValidationMetrics,
-    diagnose,
-    stopping,
-    validation_records,
-)
-from preflight.pipelines.runs import (
+from preflight.manifest.runs import (
     RunStatus,
     get_run,
     list_runs,
@@ -36,8 +23,9 @@ from preflight.pipelines.runs import (
     start_run,
     update_run,
 )
-from preflight.pipelines.train_eval import model_logits
-from preflight.pipelines.train_loop import compute_loss, learning_rate
+from preflight.manifest.store import Manifest
+from preflight.models.seizure import SeizureOutput
+from preflight.results import Severity
 from preflight.run_config import (
     DataConfig,
     MonitorConfig,
@@ -46,7 +34,19 @@ from preflight.run_config import (
     TrainConfig,
     load_run_config,
 )
-from preflight.validators.results import Severity
+from preflight.training import checkpoint as ckpt
+from preflight.training.distributed import World
+from preflight.training.loop import compute_loss, learning_rate
+from preflight.training.monitors import (
+    Monitor,
+    MonitorRecord,
+    StepWatch,
+    ValidationMetrics,
+    diagnose,
+    stopping,
+    validation_records,
+)
+from preflight.training.validation import model_logits
 
 EXAMPLE = """\
 data:
@@ -309,8 +309,8 @@ def test_model_kwargs_that_contradict_the_data_are_refused(
     name: str, build: str, said: str
 ) -> None:
     """Both data paths fill the model's shape from the data and refuse a contradicting kwarg."""
-    from preflight.pipelines.train_setup import _model, seeded_model
     from preflight.run_config import DataConfig, ModelConfig, RunConfig
+    from preflight.training.eeg import _model, seeded_model
 
     world = World.from_env("cpu")
     config = RunConfig(
