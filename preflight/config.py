@@ -38,16 +38,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
 from preflight.results import Severity
-from preflight.sources.parquet import ParquetOptions
+from preflight.sources.parquet import ParquetOptions, parse_label_map
 
 __all__ = [
+    "DEFAULT_RATIOS",
+    "SPLIT_NAMES",
     "AuditConfig",
     "GateConfig",
     "ParquetOptions",
     "PreflightConfig",
+    "SourceFormat",
     "SplitConfig",
+    "SplitMethod",
     "SplitThresholds",
+    "apply_flags",
+    "check_ratios",
     "load_config",
+    "parse_ratios",
 ]
 
 # Float noise must not turn 10 * 0.3 into 4 positives per batch.
@@ -394,3 +401,60 @@ def _key_lines(node: yaml.Node | None, prefix: tuple[Any, ...], path: Path) -> d
             out[(*prefix, index)] = item.start_mark.line + 1
             out.update(_key_lines(item, (*prefix, index), path))
     return out
+
+
+def apply_flags(
+    cfg: PreflightConfig,
+    *,
+    audit: Mapping[str, object] = MappingProxyType({}),
+    split: Mapping[str, object] = MappingProxyType({}),
+    parquet: Mapping[str, object] = MappingProxyType({}),
+) -> PreflightConfig:
+    """The config with the command-line flags that were given (not None) on top of its sections.
+
+    Args:
+        cfg: the config file's settings (or the defaults).
+        audit: ``audit`` section keys.
+        split: ``split`` section keys; ``ratios`` as the command line's ``train=0.7,...`` text.
+        parquet: ``parquet`` section keys; ``label_map`` as the command line's ``0=positive,...``.
+
+    Raises:
+        UsageError: malformed ratios; ``ConfigError`` for a malformed label map or flags that
+            do not fit together (each named with its key).
+    """
+    audit_over = {k: v for k, v in audit.items() if v is not None}
+    split_over = {k: v for k, v in split.items() if v is not None}
+    if isinstance(split_over.get("ratios"), str):
+        split_over["ratios"] = parse_ratios(str(split_over["ratios"]))
+    parquet_over = {k: v for k, v in parquet.items() if v is not None}
+    if isinstance(parquet_over.get("label_map"), str):
+        try:
+            parquet_over["label_map"] = parse_label_map(str(parquet_over["label_map"]))
+        except ValueError as exc:
+            raise ConfigError(f"--label-map: {exc}") from None
+    try:
+        merged = PreflightConfig.model_validate(
+            {
+                **cfg.model_dump(),
+                "audit": {**cfg.audit.model_dump(), **audit_over},
+                "split": {**cfg.split.model_dump(), **split_over},
+            }
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"options do not fit together: {_problems(exc, '')}") from None
+    if not parquet_over:
+        return merged
+    try:
+        tables = ParquetOptions.model_validate({**cfg.parquet.model_dump(), **parquet_over})
+    except ValidationError as exc:
+        problems = _problems(exc, "parquet")
+        raise ConfigError(f"Parquet options do not fit together: {problems}") from None
+    return merged.model_copy(update={"parquet": tables})
+
+
+def _problems(exc: ValidationError, section: str) -> str:
+    """pydantic's errors as ``key: message; ...`` (``section`` names an error with no key)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or section}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )

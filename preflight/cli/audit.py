@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.markup import escape
 
-from preflight.config import PreflightConfig, load_config
+from preflight.cli._exit import exit_2_on_error
+from preflight.config import PreflightConfig, SourceFormat, SplitMethod, apply_flags, load_config
 from preflight.console import make_console
-from preflight.errors import ConfigError, PreflightError
 from preflight.pipelines.audit import audit as run_audit
-from preflight.pipelines.audit import scan_options
+from preflight.pipelines.audit import require_usable, scan_options
 from preflight.reports.files import write_reports
 from preflight.reports.terminal import render_audit
 from preflight.results import Verdict
-from preflight.scanning.discover import SourceFormat
-from preflight.sources.parquet import LabelClass, ParquetOptions, parse_label_map
-from preflight.split import SplitMethod, parse_ratios
 
 _Opt = typer.Option
 
@@ -87,97 +81,24 @@ def audit(
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations, build the split, run the gate, and report per split."""
-    console, errors = make_console(), make_console(stderr=True)
-    try:
-        tables = {
-            "label_column": label_column, "label_map": _label_map(label_map),
-            "group_column": group_column, "split_column": split_column,
-            "sample_column": sample_column,
-        }  # fmt: skip
-        cfg = _config(config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios)
-        cfg = _with_parquet(cfg, tables)
+    with exit_2_on_error():
+        cfg = apply_flags(
+            load_config(config) if config is not None else PreflightConfig(),
+            audit={
+                "format": fmt, "window_s": window, "stride_s": stride,
+                "min_overlap_s": min_overlap, "labels_only": labels_only or None,
+            },
+            split={"method": split, "seed": seed, "ratios": ratios},
+            parquet={
+                "label_column": label_column, "label_map": label_map,
+                "group_column": group_column, "split_column": split_column,
+                "sample_column": sample_column,
+            },
+        )  # fmt: skip
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if not quiet:
-            render_audit(report, console)
+            render_audit(report, make_console())
         write_reports(report, json_out, junit, markdown, html)
-    except PreflightError as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    if report.totals.recordings == 0:
-        errors.print(
-            f"[red]error:[/red] no usable recording in {escape(str(source))}; "
-            "every input was rejected (see the list above)"
-        )
-        raise typer.Exit(2)
+        require_usable(report, source)
     raise typer.Exit(0 if report.verdict is Verdict.PASS else 1)
-
-
-def _config(
-    path: Path | None,
-    fmt: SourceFormat | None,
-    window: float | None,
-    stride: float | None,
-    min_overlap: float | None,
-    labels_only: bool,
-    split: SplitMethod | None,
-    seed: int | None,
-    ratios: str | None,
-) -> PreflightConfig:
-    """The config file (or defaults) with the command-line flags that were given on top."""
-    cfg = load_config(path) if path is not None else PreflightConfig()
-    audit_over = {
-        k: v
-        for k, v in {
-            "format": fmt, "window_s": window, "stride_s": stride, "min_overlap_s": min_overlap,
-            "labels_only": labels_only or None,
-        }.items()
-        if v is not None
-    }  # fmt: skip
-    split_over = {
-        k: v
-        for k, v in {
-            "method": split, "seed": seed, "ratios": parse_ratios(ratios) if ratios else None,
-        }.items()
-        if v is not None
-    }  # fmt: skip
-    try:
-        return PreflightConfig.model_validate(
-            {
-                **cfg.model_dump(),
-                "audit": {**cfg.audit.model_dump(), **audit_over},
-                "split": {**cfg.split.model_dump(), **split_over},
-            }
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"options do not fit together: {problems}") from None
-
-
-def _label_map(text: str | None) -> dict[int | str, LabelClass] | None:
-    """``--label-map 0=positive,1=negative`` as a mapping, or None when not given."""
-    if text is None:
-        return None
-    try:
-        return parse_label_map(text)
-    except ValueError as exc:
-        raise ConfigError(f"--label-map: {exc}") from None
-
-
-def _with_parquet(cfg: PreflightConfig, flags: Mapping[str, object]) -> PreflightConfig:
-    """The config's ``parquet`` section with the Parquet flags that were given on top."""
-    given = {k: v for k, v in flags.items() if v is not None}
-    if not given:
-        return cfg
-    try:
-        parquet = ParquetOptions.model_validate({**cfg.parquet.model_dump(), **given})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'parquet'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"Parquet options do not fit together: {problems}") from None
-    return cfg.model_copy(update={"parquet": parquet})

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
+from preflight.cli._exit import exit_2_on_error
 from preflight.console import make_console
-from preflight.errors import PreflightError
 
 
 def demo(
@@ -20,10 +19,6 @@ def demo(
     """Run the main job end to end on built-in synthetic data (about two minutes on a CPU)."""
     from preflight.pipelines.demo import run_demo  # torch: only for this command
 
-    console = make_console()
-    try:
-        result = run_demo(directory, console)
-    except PreflightError as exc:
-        make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    with exit_2_on_error():
+        result = run_demo(directory, make_console())
     raise typer.Exit(result.exit_code)

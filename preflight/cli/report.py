@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
+from preflight.cli._exit import exit_2_on_error
 from preflight.console import make_console
-from preflight.errors import PreflightError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
 from preflight.reports.files import write_reports
@@ -29,13 +28,10 @@ def report(
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No table on the terminal.")] = False,
 ) -> None:
     """Show or write the report of a manifest's latest audit (exit code as that audit's)."""
-    try:
+    with exit_2_on_error():
         with Manifest.open(manifest, read_only=True) as m:
             stored = last_report(m, audit_id)
         if not quiet:
             render_audit(stored, make_console())
         write_reports(stored, json_out, junit, markdown, html)
-    except PreflightError as exc:
-        make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
     raise typer.Exit(0 if stored.verdict is Verdict.PASS else 1)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
+from preflight.cli._exit import exit_2_on_error
 from preflight.console import make_console
-from preflight.errors import PreflightError
 from preflight.manifest.runs import RunRecord, get_run, list_runs
 from preflight.manifest.store import DEFAULT_DIRNAME, DEFAULT_FILENAME, Manifest, default_path
 from preflight.reports.runs import render_run, render_runs
@@ -41,11 +40,6 @@ def _manifest_path(manifest: Path | None, config: Path | None) -> Path:
     return Path(DEFAULT_DIRNAME) / DEFAULT_FILENAME
 
 
-def _fail(exc: PreflightError) -> typer.Exit:
-    make_console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-    return typer.Exit(2)
-
-
 @runs_app.callback()
 def runs(
     ctx: typer.Context,
@@ -56,11 +50,8 @@ def runs(
     """List the training runs recorded in a manifest, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        with Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
-            records = list_runs(m)
-    except PreflightError as exc:
-        raise _fail(exc) from None
+    with exit_2_on_error(), Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
+        records = list_runs(m)
     if json_out:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=1))
     else:
@@ -75,11 +66,8 @@ def show(
     json_out: _Json = False,
 ) -> None:
     """Show one run: status, per-epoch metrics, monitor decisions, checkpoints."""
-    try:
-        with Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
-            record: RunRecord = get_run(m, run_id)
-    except PreflightError as exc:
-        raise _fail(exc) from None
+    with exit_2_on_error(), Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
+        record: RunRecord = get_run(m, run_id)
     if json_out:
         typer.echo(json.dumps(record.model_dump(mode="json"), indent=1))
     else:

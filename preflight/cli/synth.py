@@ -1,7 +1,7 @@
 """``preflight synth DIR``: write a synthetic corpus with known statistics.
 
 ``--layout tusz|chbmit|bids`` writes EEG recordings and annotations; ``--layout stamps`` writes
-tiers of Parquet image stamps (``cli.synth_stamps``).
+tiers of Parquet image stamps.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 
-from preflight.cli.synth_stamps import synth_stamps
+from preflight.cli._exit import exit_2_on_error, print_error
 from preflight.console import make_console
-from preflight.errors import UsageError
-from preflight.synth.corpus import Defect, Layout, SynthCorpus, SynthSpec, synthesize
-from preflight.synth.stamps import StampDefect, StampSpec
+from preflight.reports.synth import corpus_summary, stamps_summary
+from preflight.synth.corpus import Defect, Layout, SynthSpec, synthesize
+from preflight.synth.stamps import StampDefect, StampSpec, synthesize_stamps
 
 __all__ = ["SynthLayout", "synth"]
 
@@ -101,14 +100,18 @@ def synth(
     ] = False,
 ) -> None:
     """Write a synthetic corpus (EDF + annotations, or Parquet stamp tiers) and its truth file."""
+    began = time.perf_counter()
     if layout is SynthLayout.STAMPS:
-        defects = _defects(defect, StampDefect)
-        synth_stamps(
-            directory, files=files, rows=rows, row_group_rows=row_group_rows,
-            control_fraction=control_fraction, seed=seed, defect=defects, force=force,
-        )  # fmt: skip
+        with exit_2_on_error():
+            stamp_spec = StampSpec(
+                files_per_tier=files, rows_per_file=rows, row_group_rows=row_group_rows,
+                control_fraction=control_fraction, seed=seed,
+                defects=frozenset(_defects(defect, StampDefect)),
+            )  # fmt: skip
+            stamps = synthesize_stamps(directory, stamp_spec, overwrite=force)
+        _say(stamps_summary(stamps, time.perf_counter() - began))
         return
-    try:
+    with exit_2_on_error():
         spec = SynthSpec(
             layout=Layout(layout.value),
             train_patients=_DEFAULT.train_patients if patients is None else patients,
@@ -124,13 +127,11 @@ def synth(
             sparse=sparse,
             defects=frozenset(_defects(defect, Defect)),
         )
-        began = time.perf_counter()
         corpus = synthesize(directory, spec, overwrite=force)
-    except UsageError as error:
-        message = f"[bold red]error:[/] {escape(str(error))}"
-        make_console(stderr=True).print(message, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    summary = _summary(corpus, time.perf_counter() - began)
+    _say(corpus_summary(corpus, time.perf_counter() - began))
+
+
+def _say(summary: str) -> None:
     make_console().print(summary, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -142,33 +143,6 @@ def _defects(given: list[str] | None, kind: type[_D]) -> list[_D]:
             out.append(kind(value))
         except ValueError:
             choices = ", ".join(d.value for d in kind)
-            make_console(stderr=True).print(
-                f"[bold red]error:[/] --defect {escape(value)!r} is not a defect of this layout "
-                f"(choices: {choices})",
-                highlight=False,
-                soft_wrap=True,
-            )
+            print_error(f"--defect {value!r} is not a defect of this layout (choices: {choices})")
             raise typer.Exit(2) from None
     return out
-
-
-def _summary(corpus: SynthCorpus, seconds: float) -> str:
-    """One paragraph: what was written, where, and where the truth is."""
-    totals = corpus.summary()["totals"]
-    splits = ", ".join(
-        f"{name} {stats['recordings']}" for name, stats in corpus.summary()["splits"].items()
-    )
-    kind = "sparse " if corpus.spec.sparse else ""
-    lines = [
-        f"Wrote {totals['recordings']} {kind}{corpus.spec.layout} recordings "
-        f"({totals['hours']:.1f} h, {totals['patients']} patients"
-        + (f"; {splits}" if splits else "")
-        + f") to {corpus.root} in {seconds:.1f} s.",
-        f"{totals['events']} seizures in {totals['positive_recordings']} recordings "
-        f"({totals['positive_hours'] * 60:.1f} min of seizure).",
-    ]
-    if corpus.spec.defects:
-        defects = ", ".join(sorted(corpus.spec.defects))
-        lines.append(f"Defects: {defects}; {totals['rejected']} inputs an audit must reject.")
-    lines.append(f"Truth: {corpus.truth_path}")
-    return " ".join(lines)

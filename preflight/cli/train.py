@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from preflight.cli._exit import print_error
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
@@ -82,7 +83,7 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         if html is not None and result.rank == 0:
             _write_html(result.run_id, cfg, html)
     except PreflightError as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        print_error(str(exc))
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         errors.print(

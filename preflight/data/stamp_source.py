@@ -37,7 +37,7 @@ from preflight.data.stamp_codec import (
     normalize_stamp,
 )
 from preflight.errors import InputError, Reason, UsageError
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 
 __all__ = ["StampFile", "StampItem", "StampSource", "StampTable", "open_table", "to_item"]
 
@@ -173,7 +173,7 @@ def _row_groups(f: StampFile) -> tuple[int, ...]:
 
 def _check_manifest(manifest: Manifest, names: tuple[str, ...]) -> None:
     """Raise ``UsageError`` unless ``manifest`` is an audited Parquet source with ``names``."""
-    if manifest.meta("format") != "parquet" or not manifest.has_derived():
+    if manifest.kind is not ManifestKind.TABLES or not manifest.has_derived():
         raise UsageError(
             "not the manifest of an audited Parquet source; run "
             "`preflight audit SOURCE --format parquet` first",

@@ -15,7 +15,7 @@ import numpy as np
 
 from preflight.data.parquet_rows import read_row_labels
 from preflight.errors import UsageError
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 
 _QUERY = """
 WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading
@@ -96,7 +96,7 @@ class WindowIndex:
             )
         window_s = float(manifest.meta("window_s") or "nan")
         stride_s = float(manifest.meta("stride_s") or "nan")
-        if manifest.meta("format") == "parquet":
+        if manifest.kind is ManifestKind.TABLES:
             return cls._of_table(manifest, names, window_s, stride_s)
         cols = manifest.con.execute(
             _QUERY, {"splits": list(names), "window": window_s, "stride": stride_s}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 
 SPLIT_ORDER = ("train", "dev", "eval", "test", "all")
 
@@ -112,7 +112,7 @@ def per_recording(m: Manifest) -> list[dict[str, Any]]:
 
 
 def _per_recording(m: Manifest) -> str:
-    windows = _WINDOW_COUNTS if m.meta("format") == "parquet" else _WINDOWS
+    windows = _WINDOW_COUNTS if m.kind is ManifestKind.TABLES else _WINDOWS
     return _PER_RECORDING.format(windows=windows)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ from preflight.manifest import schema
 
 DEFAULT_DIRNAME = ".preflight"
 DEFAULT_FILENAME = "manifest.duckdb"
+
+
+class ManifestKind(StrEnum):
+    """What a manifest describes, which decides its tables and the suite that gates it."""
+
+    RECORDINGS = "recordings"  # EEG: recordings, seizure events, a row per window
+    TABLES = "tables"  # Parquet: a file stands for a recording, exact row counts per file
 
 
 def default_path(root: Path) -> Path:
@@ -99,8 +107,13 @@ class Manifest:
     def has_derived(self) -> bool:
         """True when the derived tables (recordings, windows ...) exist: for a Parquet source,
         ``window_counts`` stands for ``windows`` (see ``scanning.parquet_derive``)."""
-        windows = "window_counts" if self.meta("format") == "parquet" else "windows"
+        windows = "window_counts" if self.kind is ManifestKind.TABLES else "windows"
         return self._has_table(windows) and self._has_table("recordings")
+
+    @property
+    def kind(self) -> ManifestKind:
+        """Recordings (an EEG corpus) or tables (Parquet), as the last scan recorded it."""
+        return ManifestKind.TABLES if self.meta("format") == "parquet" else ManifestKind.RECORDINGS
 
     def meta(self, key: str) -> str | None:
         """A provenance value from the ``meta`` table."""

@@ -19,7 +19,7 @@ from preflight._version import __version__
 from preflight.config import AuditConfig, PreflightConfig
 from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
-from preflight.manifest.store import Manifest, default_path
+from preflight.manifest.store import Manifest, ManifestKind, default_path
 from preflight.manifest.windows import WindowParams
 from preflight.reports.model import (
     AuditReport,
@@ -104,12 +104,24 @@ def audit(
                 report = _split_gate_record(m, result, options, cfg, suite, started)
         if result.files == 0:
             what = (
-                "Parquet file" if m.meta("format") == "parquet" else "recording or annotation file"
+                "Parquet file" if m.kind is ManifestKind.TABLES else "recording or annotation file"
             )
             raise NoUsableInputError(
                 f"found no {what} to audit (is this the corpus root?)", path=root
             )
     return report
+
+
+def require_usable(report: AuditReport, source: str | Path) -> None:
+    """Raise when an audit found inputs but every one of them was rejected.
+
+    Raises:
+        NoUsableInputError: ``report`` counts no usable recording (or Parquet file).
+    """
+    if report.totals.recordings == 0:
+        raise NoUsableInputError(
+            f"no usable recording in {source}; every input was rejected (see the list above)"
+        )
 
 
 def _split_gate_record(
@@ -130,7 +142,7 @@ def _split_gate_record(
     return report
 
 
-def is_table_source(
+def _reads_tables(
     root: Path, options: ScanOptions, parquet: ParquetOptions, found: Discovery | None = None
 ) -> bool:
     """Whether ``root`` is audited as Parquet tables: ``--format parquet``, or ``auto`` and the
@@ -144,11 +156,11 @@ def is_table_source(
 
 
 def _scan(root: Path, m: Manifest, options: ScanOptions, parquet: ParquetOptions) -> ScanResult:
-    """The EEG scan, or the Parquet one (``is_table_source``); the folder is walked once."""
+    """The EEG scan, or the Parquet one (``_reads_tables``); the folder is walked once."""
     if options.fmt is SourceFormat.PARQUET:
         return scan_parquet(root, m, parquet)
     found = discover(root, SourceFormat.AUTO)
-    if is_table_source(root, options, parquet, found):
+    if _reads_tables(root, options, parquet, found):
         return scan_parquet(root, m, parquet)
     return scan(root, m, options, found=found)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.manifest.store import ManifestKind
 from preflight.reports.model import AuditReport, SplitStats
 from preflight.results import CheckResult, Severity
 
@@ -105,11 +106,6 @@ class SplitColumn:
     in_total: bool = True
 
 
-def is_table_source(report: AuditReport) -> bool:
-    """True for an audit of Parquet tables (a row is a sample, a file a recording)."""
-    return report.provenance.get("format") == "parquet"
-
-
 def split_columns(report: AuditReport) -> list[SplitColumn]:
     """The per-split columns: seizure recordings' (windows, hours, events), or tables' (files,
     groups, rows per class), which have no duration and no events to show as zeros."""
@@ -119,7 +115,7 @@ def split_columns(report: AuditReport) -> list[SplitColumn]:
         "+%",
         lambda s: (percent(s.positive_windows, s.windows), s.positive_windows == 0),
     )
-    if is_table_source(report):
+    if report.kind is ManifestKind.TABLES:
         return [
             c("files", "files", lambda s: (f"{s.recordings:,}", s.recordings == 0)),
             c(
@@ -168,7 +164,7 @@ def split_columns(report: AuditReport) -> list[SplitColumn]:
 
 def split_legend(report: AuditReport, *, short: bool) -> str:
     """What the columns mean."""
-    if is_table_source(report):
+    if report.kind is ManifestKind.TABLES:
         return (
             "files: Parquet files (a file is a recording, a row a sample); +files: those holding "
             "positive rows; groups: distinct values of the group column (a file counts as its "

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from preflight.manifest.store import ManifestKind
 from preflight.reports.formatting import (
     SplitColumn,
     counts,
     format_value,
-    is_table_source,
     ordered_checks,
     percent,
     place,
@@ -129,7 +129,7 @@ def _environment() -> jinja2.Environment:
 def _totals(report: AuditReport) -> list[tuple[str, str, bool]]:
     """(label, value, alarming) cards for the corpus totals."""
     t = report.totals
-    if is_table_source(report):
+    if report.kind is ManifestKind.TABLES:
         negative = t.windows - t.positive_windows
         return [
             ("files", f"{t.recordings:,}", t.recordings == 0),

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from preflight.manifest.queries import SplitStats
+from preflight.manifest.store import ManifestKind
 from preflight.results import CheckResult, Verdict
 
 
@@ -65,6 +66,13 @@ class AuditReport(BaseModel):
     rejected: list[RejectedInput]
     provenance: dict[str, Any] = {}
     scan: ScanInfo | None = None
+
+    @property
+    def kind(self) -> ManifestKind:
+        """What the audited manifest describes: recordings, or Parquet tables (a row a sample)."""
+        if self.provenance.get("format") == "parquet":
+            return ManifestKind.TABLES
+        return ManifestKind.RECORDINGS
 
     def to_json(self) -> str:
         """The report as indented JSON."""

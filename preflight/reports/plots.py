@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from preflight.manifest import queries
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -111,7 +111,7 @@ def collect_plot_data(manifest: Manifest) -> PlotData:
         recordings={k: int(s["recordings"]) for k, s in stats.items()},
         positives_per_recording={k: sorted(v, reverse=True) for k, v in positives.items()},
         seizure_durations=durations,
-        table=manifest.meta("format") == "parquet",
+        table=manifest.kind is ManifestKind.TABLES,
     )
 
 

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from preflight.manifest.store import ManifestKind
 from preflight.reports.formatting import (
-    is_table_source,
     split_columns,
     split_legend,
     totals_as_split,
@@ -50,7 +50,7 @@ def _split_table(report: AuditReport) -> Table:
     w = report.provenance
     title = (
         "Audit: Parquet tables, a row per sample"
-        if is_table_source(report)
+        if report.kind is ManifestKind.TABLES
         else f"Audit: windows of {w.get('window_s')} s, stride {w.get('stride_s')} s"
     )
     legend = split_legend(report, short=True)

@@ -29,7 +29,7 @@ import pandas as pd
 from preflight.config import GateConfig
 from preflight.errors import ConfigError, ManifestError
 from preflight.manifest import queries
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 from preflight.results import CheckResult, Severity, Verdict, verdict
 from preflight.validators.group_leaks import group_disjoint
 from preflight.validators.schemas import SCHEMA_TABLES, check_schemas
@@ -98,7 +98,7 @@ def run_gate(
         checks += run_suite(chosen, frame, config)
         if len(frame) > 1:
             checks += [_patient_disjoint(manifest), _recording_disjoint(manifest)]
-            groups = group_disjoint(manifest) if manifest.meta("format") == "parquet" else None
+            groups = group_disjoint(manifest) if manifest.kind is ManifestKind.TABLES else None
             checks += [groups] if groups is not None else []
             checks.append(_split_fraction_ratio(frame, config))
         checks.append(_rejected_fraction(manifest, config))
@@ -156,7 +156,7 @@ def _class_mix(positive: int, negative: int) -> str:
 
 
 def _default_suite(m: Manifest) -> str:
-    return "binary_table" if m.meta("format") == "parquet" else "seizure"
+    return "binary_table" if m.kind is ManifestKind.TABLES else "seizure"
 
 
 def _check_severity_names(config: GateConfig, suite: Suite) -> None:
@@ -183,7 +183,7 @@ def _reading(m: Manifest) -> Iterator[None]:
 
 def _require_tables(m: Manifest) -> None:
     rows = m.query("SELECT table_name FROM information_schema.tables")
-    counts = m.meta("format") == "parquet"  # window counts per file, no row per window
+    counts = m.kind is ManifestKind.TABLES  # window counts per file, no row per window
     required = [("window_counts" if counts and t == "windows" else t) for t in _REQUIRED_TABLES]
     required += ["groups"] if counts else []
     missing = [t for t in required if t not in {r[0] for r in rows}]

@@ -26,7 +26,7 @@ import pandera.pandas as pa
 from pandas.api import types as pdt
 from pandera.errors import SchemaErrors
 
-from preflight.manifest.store import Manifest
+from preflight.manifest.store import Manifest, ManifestKind
 from preflight.manifest.windows import END_TOLERANCE_S
 from preflight.results import CheckResult, Severity
 from preflight.validators.vocabulary import labels_match
@@ -361,7 +361,7 @@ def check_schemas(m: Manifest) -> list[CheckResult]:
     """
     params = _window_params(m)
     results = []
-    for spec in table_schemas(counts=m.meta("format") == "parquet"):
+    for spec in table_schemas(counts=m.kind is ManifestKind.TABLES):
         sql_params = {k: v for k, v in params.items() if f"${k}" in spec.sql}
         frame = m.con.execute(spec.sql, sql_params or None).df()
         results.append(_validate(spec, frame))

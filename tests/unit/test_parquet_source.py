@@ -8,11 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from preflight.cli.synth_stamps import synth_stamps
+from preflight.cli import app
 from preflight.data.stamps import decode_stamp
 from preflight.errors import InputError, UsageError
 from preflight.sources import parquet as pqs
@@ -205,10 +204,9 @@ def test_synth_is_reproducible_and_replaces_only_its_own_dataset(tmp_path: Path)
 
 
 def test_synth_cli_writes_and_reports_exit_codes(tmp_path: Path) -> None:
-    app = typer.Typer()
-    app.command()(synth_stamps)
     runner = CliRunner()
-    args = [str(tmp_path / "s"), "--files", "1", "--rows", "4", "--defect", "one_class_tier"]
+    args = ["synth", str(tmp_path / "s"), "--layout", "stamps", "--files", "1", "--rows", "4"]
+    args += ["--defect", "one_class_tier"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "debug 1 files, 4 lenses / 0 controls" in result.output
