@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from preflight.synth.edf import (
     write_dense_edf,
     write_sparse_edf,
 )
+from preflight.synth.folder import prepare_folder
 from preflight.synth.layouts import name_recordings, patient_ids, write_annotations
 from preflight.synth.plan import Slot, patient_count, plan
 from preflight.synth.spec import (
@@ -74,7 +74,7 @@ def synthesize(
     """
     spec = SynthSpec() if spec is None else spec
     root = Path(root)
-    _prepare(root, overwrite=overwrite)
+    prepare_folder(root, overwrite=overwrite, truth_file=TRUTH_FILE, what="corpus")
     slots = plan(spec)
     ids = patient_ids(spec.layout, patient_count(slots), spec.seed)
     channels = channel_labels(spec.layout, spec.n_channels)
@@ -143,35 +143,3 @@ def _make_folders(root: Path, recordings: list[SynthRecording]) -> None:
     paths = [path for rec in recordings for path in (rec.edf, *rec.annotations) if path]
     for folder in sorted({Path(path).parent for path in paths}):
         (root / folder).mkdir(parents=True, exist_ok=True)
-
-
-def _prepare(root: Path, *, overwrite: bool) -> None:
-    """Make ``root`` an empty folder, removing an earlier synthetic corpus if allowed."""
-    if root.exists() and not root.is_dir():
-        raise UsageError("the corpus folder is a file", path=root)
-    if root.is_dir() and any(root.iterdir()):
-        if not overwrite:
-            raise UsageError(
-                "the corpus folder is not empty; choose a new or empty folder, or replace an "
-                "earlier synthetic corpus there (overwrite=True, `preflight synth --force`)",
-                path=root,
-            )
-        _remove_corpus(root, load_truth(root))
-    root.mkdir(parents=True, exist_ok=True)
-
-
-def _remove_corpus(root: Path, previous: SynthCorpus) -> None:
-    """Delete the files a truth lists, then their emptied folders; refuse if anything else stays."""
-    for relative in (*previous.files, TRUTH_FILE):
-        (root / relative).unlink(missing_ok=True)
-    folders = {parent for relative in previous.files for parent in Path(relative).parents}
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        if folder.parts and (root / folder).is_dir() and not any((root / folder).iterdir()):
-            (root / folder).rmdir()
-    leftover = next(iter(sorted(os.listdir(root))), None)
-    if leftover is not None:
-        raise UsageError(
-            f"the corpus folder holds {leftover!r}, which no earlier synthetic corpus wrote; "
-            "choose a new or empty folder",
-            path=root,
-        )

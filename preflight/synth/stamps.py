@@ -17,7 +17,6 @@ team smoke-tests with (the gate checks it like an evaluation split). The truth
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +30,7 @@ from preflight.data.stamp_codec import STAMP_SHAPE, encode_stamp
 from preflight.errors import Reason, UsageError
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
+from preflight.synth.folder import prepare_folder
 
 __all__ = [
     "BAD_FILE_REASON",
@@ -176,7 +176,7 @@ def synthesize_stamps(
     """
     spec = StampSpec() if spec is None else spec
     root = Path(root)
-    _prepare(root, overwrite=overwrite)
+    prepare_folder(root, overwrite=overwrite, truth_file=STAMPS_TRUTH_FILE, what="stamp dataset")
     corpus = StampCorpus(root, spec, {}, {}, [])
     regions = _regions(spec)
     for t, tier in enumerate(TIERS):
@@ -309,32 +309,3 @@ def render_stamps(rng: np.random.Generator, lens: np.ndarray) -> np.ndarray:
     sky = rng.uniform(0.8, 1.5, (n, 3, 1, 1)) * rng.standard_normal((n, 3, h, w))
     stamps = galaxy[:, None] * red[:, None, None] + blue_light[:, None] * blue[:, None, None] + sky
     return stamps.astype(np.float32)
-
-
-def _prepare(root: Path, *, overwrite: bool) -> None:
-    """Make ``root`` an empty folder, removing an earlier synthetic stamp dataset if allowed."""
-    if root.exists() and not root.is_dir():
-        raise UsageError("the dataset folder is a file", path=root)
-    if root.is_dir() and any(root.iterdir()):
-        truth = root / STAMPS_TRUTH_FILE
-        if not overwrite or not truth.is_file():
-            why = "" if not overwrite else f" (it holds no {STAMPS_TRUTH_FILE})"
-            raise UsageError(
-                f"the dataset folder is not empty{why}; choose a new or empty folder, or replace "
-                "an earlier synthetic stamp dataset there (overwrite=True, --force)",
-                path=root,
-            )
-        for rel in json.loads(truth.read_text(encoding="utf-8")).get("files", []):
-            (root / rel).unlink(missing_ok=True)
-        truth.unlink()
-        for tier in TIERS:
-            if (root / tier).is_dir() and not any((root / tier).iterdir()):
-                (root / tier).rmdir()
-        leftover = sorted(p for p in os.listdir(root) if not p.startswith("."))
-        if leftover:
-            raise UsageError(
-                f"the dataset folder holds {leftover[0]!r}, which no synthetic stamp dataset "
-                "wrote; choose a new or empty folder",
-                path=root,
-            )
-    root.mkdir(parents=True, exist_ok=True)

@@ -521,6 +521,17 @@ def test_only_an_earlier_synthetic_corpus_is_replaced(tmp_path: Path) -> None:
         synthesize(tmp_path / "corpus" / "mine.txt", spec)
 
 
+def test_overwrite_keeps_the_manifest_folder_an_audit_wrote(tmp_path: Path) -> None:
+    """``.preflight`` (the audit's manifest) is neither someone else's file nor removed."""
+    spec = _spec(sparse=True)
+    synthesize(tmp_path / "corpus", spec)
+    (tmp_path / "corpus" / ".preflight").mkdir()
+    (tmp_path / "corpus" / ".preflight" / "manifest.duckdb").write_bytes(b"")
+    replaced = synthesize(tmp_path / "corpus", spec, overwrite=True)
+    assert (tmp_path / "corpus" / ".preflight" / "manifest.duckdb").exists()
+    assert set(_files(replaced.root)) >= {*replaced.files, TRUTH_FILE}
+
+
 # --- command line -----------------------------------------------------------------------------
 
 
