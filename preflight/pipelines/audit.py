@@ -20,7 +20,6 @@ from preflight.config import AuditConfig, PreflightConfig
 from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, ManifestKind, default_path
-from preflight.manifest.windows import WindowParams
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
@@ -46,14 +45,9 @@ def scan_options(
     config: AuditConfig, *, workers: int | None = None, progress: bool = False
 ) -> ScanOptions:
     """Scan options from the ``audit`` section of a config."""
-    window = WindowParams(
-        window_s=config.window_s,
-        stride_s=config.stride_s or config.window_s,
-        min_overlap_s=config.min_overlap_s,
-    )
     return ScanOptions(
-        fmt=config.format, labels_only=config.labels_only, window=window, workers=workers,
-        progress=progress,
+        fmt=config.format, labels_only=config.labels_only, window=config.window_params(),
+        workers=workers, progress=progress,
     )  # fmt: skip
 
 
