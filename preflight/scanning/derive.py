@@ -2,7 +2,7 @@
 
 Runs inside the scan's transaction. Decisions (which annotation file labels a recording, why an
 input is rejected) are made here in Python over one row per file and per annotated recording;
-the bulk (events, seizures, windows) moves in SQL.
+the bulk (events, seizures, windows) moves in SQL (``manifest.derived``, ``manifest.windows``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from preflight.errors import Reason
+from preflight.manifest import cache_tables, derived
 from preflight.manifest.schema import create_derived_tables
 from preflight.manifest.store import Manifest
-from preflight.manifest.windows import END_TOLERANCE_S, WindowParams, build_seizures, build_windows
+from preflight.manifest.windows import WindowParams, build_seizures, build_windows
 from preflight.scanning.discover import Kind
 from preflight.scanning.layout import Placement, place
 
@@ -146,12 +147,8 @@ def derive(
 
 def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str, Kind]:
     """Reject every file that could not be read at all; returns their paths and kinds."""
-    rows = m.query(
-        "SELECT path, kind, error_reason, error_message, error_line FROM files"
-        " WHERE error_reason IS NOT NULL ORDER BY path"
-    )
     errors: dict[str, Kind] = {}
-    for path, kind, reason, message, line in rows:
+    for path, kind, reason, message, line in cache_tables.unreadable_files(m):
         if Kind(kind) in kinds:
             errors[path] = Kind(kind)
             out.reject(path, reason, message, line)
@@ -190,33 +187,29 @@ def _rejected_recordings(file_errors: dict[str, Kind]) -> dict[tuple[str, str], 
 def _load_sources(
     m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind], *, edfplus: bool
 ) -> list[_Source]:
-    rows = m.query(
-        "SELECT a.source_path, f.kind, a.key, f.reader, a.duration_s, a.line, a.edf_name,"
-        " a.problem_reason, a.problem_message, a.problem_line"
-        " FROM ann_recordings a JOIN files f ON f.path = a.source_path ORDER BY 1, 3"
-    )
+    rows = cache_tables.annotated_recordings(m)
     out = []
     for path, kind, key, reader, duration, line, edf_name, p_reason, p_msg, p_line in rows:
         kind = Kind(kind)
         if kind not in kinds or path in file_errors:
             continue
         problem = None if p_reason is None else (p_reason, p_msg, p_line)
-        if kind is Kind.EDF and not edfplus and problem is None and not _has_seizure(m, path):
+        if (
+            kind is Kind.EDF
+            and not edfplus
+            and problem is None
+            and not cache_tables.has_seizure(m, path)
+        ):
             continue  # auto mode: EDF+ notes alone do not make a recording annotated
         # (a broken seizure annotation does: the recording is rejected for it, not "missing")
         out.append(_Source(path, kind, key, reader, duration, line, problem, edf_name))
     return out
 
 
-def _has_seizure(m: Manifest, path: str) -> bool:
-    row = m.query("SELECT bool_or(positive) FROM ann_events WHERE source_path = ?", [path])
-    return bool(row and row[0][0])
-
-
 def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind]) -> list[_Edf]:
     if Kind.EDF not in kinds:
         return []
-    rows = m.query("SELECT path, duration_s, patient_field FROM edf_headers ORDER BY 1")
+    rows = cache_tables.edf_headers(m)
     return [
         _Edf(path, dur, patient or "") for path, dur, patient in rows if path not in file_errors
     ]
@@ -331,56 +324,22 @@ def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derive
         out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
 
-# Dense rec_idx in recording_id order, then the EDF facts (channels, rate, start, content hash)
-# straight from the parse cache, without a round trip through Python.
-_NUMBER_AND_DESCRIBE = """
-UPDATE recordings SET rec_idx = n.i
-FROM (SELECT recording_id, CAST(row_number() OVER (ORDER BY recording_id) - 1 AS INTEGER) AS i
-      FROM recordings) n
-WHERE n.recording_id = recordings.recording_id;
-UPDATE recordings SET n_channels = len(h.channels), channels = h.channels,
-    sampling_rate = list_max(h.sampling_rates), start_time = h.start_time,
-    content_hash = f.content_hash
-FROM edf_headers h JOIN files f USING (path)
-WHERE h.path = recordings.path;
-"""
-
-_OUT_OF_RANGE = """
-SELECT s.recording_id, e.source_path, arg_min(e.line, e.idx) AS line,
-       max(e.stop_s) AS stop_s, any_value(r.duration_s) AS duration_s
-FROM ann_events e
-JOIN recordings_sources s ON s.source_path = e.source_path AND s.key = e.key
-JOIN recordings r ON r.recording_id = s.recording_id
-WHERE e.stop_s > r.duration_s + $tol
-GROUP BY s.recording_id, e.source_path
-ORDER BY 1, 2
-"""
-
-
 def _write(m: Manifest, out: Derived, params: WindowParams) -> None:
-    m.con.execute(
-        "CREATE OR REPLACE TEMP TABLE recordings_sources"
-        " (recording_id VARCHAR, source_path VARCHAR, key VARCHAR)"
-    )
-    if out.recordings:
-        m.insert("recordings", out.recordings)
-        m.insert("recordings_sources", out.sources)
+    derived.stage_recordings(m, out.recordings, out.sources)
     _reject_out_of_range(m, out)
-    m.con.execute(_NUMBER_AND_DESCRIBE)
-    m.con.execute(
-        "INSERT INTO events SELECT s.recording_id, e.idx, e.source_path, e.start_s, e.stop_s,"
-        " e.label, e.positive, e.channel, e.confidence, e.line FROM ann_events e"
-        " JOIN recordings_sources s ON s.source_path = e.source_path AND s.key = e.key"
-    )
+    derived.number_and_describe_recordings(m)
+    derived.copy_events(m)
     if out.rejected:
         cols = ("path", "reason", "message", "line")
-        m.insert("rejected", {c: [row[i] for row in out.rejected] for i, c in enumerate(cols)})
+        derived.insert_rejected(
+            m, {c: [row[i] for row in out.rejected] for i, c in enumerate(cols)}
+        )
     build_seizures(m.con)
     build_windows(m.con, params)
 
 
 def _reject_out_of_range(m: Manifest, out: Derived) -> None:
-    rows = m.query(_OUT_OF_RANGE, {"tol": END_TOLERANCE_S})
+    rows = derived.events_past_end(m)
     if not rows:
         return
     gone = sorted({r[0] for r in rows})
@@ -389,11 +348,7 @@ def _reject_out_of_range(m: Manifest, out: Derived) -> None:
             source, Reason.OUT_OF_RANGE,
             f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,
         )  # fmt: skip
-    edf_paths = m.query(
-        "SELECT recording_id, path FROM recordings WHERE list_contains(?, recording_id)", [gone]
-    )
-    for rec_id, path in edf_paths:
+    for rec_id, path in derived.recording_paths(m, gone):
         if path is not None:
             out.reject(path, Reason.ANNOTATION_REJECTED, f"{rec_id}: an event lies past its end")
-    m.con.execute("DELETE FROM recordings WHERE list_contains(?, recording_id)", [gone])
-    m.con.execute("DELETE FROM recordings_sources WHERE list_contains(?, recording_id)", [gone])
+    derived.drop_recordings(m, gone)

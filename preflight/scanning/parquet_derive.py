@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import posixpath
 
-import pyarrow as pa
-
 from preflight.errors import Reason
-from preflight.manifest.schema import create_derived_tables
+from preflight.manifest import derived
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import build_seizures
 from preflight.scanning.layout import UNSPLIT
@@ -44,32 +42,11 @@ from preflight.sources import parquet as pqs
 
 __all__ = ["derive_tables"]
 
-_GROUPS = """
-CREATE OR REPLACE TABLE groups AS
-SELECT m.rec_idx, g.group_value, g.rows, g.positive
-FROM parquet_groups g JOIN _pq_map m USING (file_id)
-ORDER BY m.rec_idx, g.group_value
-"""
-
-_COUNTS = """
-CREATE OR REPLACE TABLE window_counts AS
-SELECT m.rec_idx, p.n_rows AS windows, p.n_positive AS positive_windows
-FROM parquet_files p JOIN _pq_map m USING (file_id)
-ORDER BY m.rec_idx
-"""
-
 
 def derive_tables(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> None:
     """Rebuild recordings, events, seizures, window_counts, groups and rejected from the cache."""
-    create_derived_tables(m.con)
-    m.con.execute("DROP VIEW IF EXISTS window_labels")  # an EEG audit's, in the same manifest
-    m.con.execute("DROP TABLE IF EXISTS windows")
-    rows = m.query(
-        "SELECT p.path, p.file_id, p.n_rows, p.group_value, p.split_value, f.content_hash"
-        " FROM parquet_files p JOIN files f USING (path)"
-        " WHERE f.kind = ? AND f.error_reason IS NULL ORDER BY p.path",
-        [pqs.KIND],
-    )
+    derived.create_table_derived_tables(m)  # and drops an EEG audit's windows, if any
+    rows = derived.usable_parquet_files(m, kind=pqs.KIND)
     ids = _recording_ids([r[0] for r in rows])
     order = sorted(range(len(rows)), key=lambda i: ids[i])
     recordings: dict[str, list[object]] = {}
@@ -87,20 +64,8 @@ def derive_tables(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> 
         for col, value in row.items():
             recordings.setdefault(col, []).append(value)
     if recordings:
-        m.insert("recordings", recordings)
-    order_rows = [rows[i] for i in order]
-    mapping = pa.table(
-        {
-            "rec_idx": pa.array(range(len(order)), pa.int32()),
-            "file_id": pa.array([r[1] for r in order_rows], pa.int32()),
-        }
-    )
-    m.con.register("_pq_map", mapping)
-    try:
-        m.con.execute(_GROUPS)
-        m.con.execute(_COUNTS)
-    finally:
-        m.con.unregister("_pq_map")
+        derived.insert_recordings(m, recordings)
+    derived.write_table_counts(m, [rows[i][1] for i in order])
     build_seizures(m.con)  # no events: an empty table with the seizures columns
     _reject(m, walk_problems)
 
@@ -115,14 +80,10 @@ def _recording_ids(paths: list[str]) -> list[str]:
 
 
 def _reject(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> None:
-    m.con.execute(
-        "INSERT INTO rejected SELECT path, error_reason, error_message, error_line FROM files"
-        " WHERE kind = ? AND error_reason IS NOT NULL ORDER BY path",
-        [pqs.KIND],
-    )
+    derived.reject_unreadable_tables(m, kind=pqs.KIND)
     if walk_problems:
-        m.insert(
-            "rejected",
+        derived.insert_rejected(
+            m,
             {
                 "path": [p for p, _, _ in walk_problems],
                 "reason": [str(r) for _, r, _ in walk_problems],

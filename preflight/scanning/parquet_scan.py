@@ -34,6 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from preflight.errors import Reason
+from preflight.manifest import cache_tables
 from preflight.manifest.store import Manifest
 from preflight.scanning.discover import is_utf8, undecodable_name
 from preflight.scanning.parquet_derive import derive_tables
@@ -43,23 +44,6 @@ from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
 
 __all__ = ["discover_tables", "is_parquet_corpus", "scan_parquet"]
-
-_CACHE = [
-    """CREATE TABLE IF NOT EXISTS parquet_files (
-        path VARCHAR NOT NULL,           -- root-relative, as in files.path
-        file_id INTEGER NOT NULL,        -- keys parquet_groups
-        n_rows BIGINT NOT NULL,          -- counted, and equal to the footer's
-        n_positive BIGINT NOT NULL,      -- rows whose label maps to positive (the rest: negative)
-        label_type VARCHAR NOT NULL,     -- the label column's Arrow type (int8, bool, string ...)
-        group_value VARCHAR,             -- the file's group when one value covers it
-        split_value VARCHAR              -- the split column's value (NULL: split from folders)
-    )""",
-    """CREATE TABLE IF NOT EXISTS parquet_groups (
-        file_id INTEGER NOT NULL, group_value VARCHAR NOT NULL,
-        rows BIGINT NOT NULL, positive BIGINT NOT NULL
-    )""",
-]
-_LAYOUT = {"parquet_files": "label_type", "parquet_groups": "positive"}  # a column of each
 
 _Walked = tuple[list[Found], list[tuple[str, Reason, str]], int]
 
@@ -82,19 +66,15 @@ def scan_parquet(root: str | Path, manifest: Manifest, options: ParquetOptions) 
     root = Path(root)
     found, problems, ignored = discover_tables(root, options.file_pattern)
     version = f"{pqs.READER_VERSION}+{options.digest()}"
-    _create_cache(manifest)
-    cached = {
-        path: (size, mtime, reader_version)
-        for path, size, mtime, reader_version in manifest.query(
-            "SELECT path, size, mtime_ns, reader_version FROM files WHERE kind = ?", [pqs.KIND]
-        )
-    }
+    cache_tables.create_parquet_cache(manifest)
+    cached = cache_tables.cached_files(manifest, kind=pqs.KIND)
     to_read = [f for f in found if cached.get(f.rel) != (f.size, f.mtime_ns, version)]
     present = {f.rel for f in found}
     deleted = sorted(p for p in cached if p not in present)
     read = read_tables(str(root), to_read, options)
     with manifest.transaction():
-        _forget(manifest, deleted + [f.rel for f in to_read if f.rel in cached])
+        stale = [f.rel for f in to_read if f.rel in cached]
+        cache_tables.forget_parquet_files(manifest, deleted + stale, kind=pqs.KIND)
         _store(manifest, read, version, options.label_column)
         state = _state(options, problems)
         fingerprint = _fingerprint(manifest, state)
@@ -173,32 +153,6 @@ def discover_tables(root: Path, pattern: str) -> _Walked:
     return found, problems, ignored
 
 
-def _create_cache(m: Manifest) -> None:
-    """The cache tables; those of the earlier layout (a label bitmap per file) are dropped."""
-    for table, column in _LAYOUT.items():
-        columns = m.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-        )
-        if columns and (column,) not in columns:
-            m.con.execute(f"DROP TABLE {table}")
-    for ddl in _CACHE:
-        m.con.execute(ddl)
-
-
-def _forget(m: Manifest, paths: list[str]) -> None:
-    """Drop the cached rows of ``paths``, and any cache row whose file left ``files``."""
-    if paths:
-        m.con.execute("DELETE FROM files WHERE list_contains(?, path)", [paths])
-    m.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _pq_gone AS SELECT file_id FROM parquet_files"
-        " WHERE path NOT IN (SELECT path FROM files WHERE kind = ?)",
-        [pqs.KIND],
-    )
-    for table in ("parquet_groups", "parquet_files"):
-        m.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT file_id FROM _pq_gone)")
-    m.con.execute("DROP TABLE _pq_gone")
-
-
 def _store(m: Manifest, read: ReadResult, version: str, label_column: str) -> None:
     """Write the files just read, their statistics and group counts into the cache tables."""
     if not read.files:
@@ -207,7 +161,7 @@ def _store(m: Manifest, read: ReadResult, version: str, label_column: str) -> No
     ok = [fr for fr in read.files if fr.ok]
     if not ok:
         return
-    base = int(m.query("SELECT coalesce(max(file_id), -1) + 1 FROM parquet_files")[0][0])
+    base = cache_tables.next_parquet_file_id(m)
     m.insert(
         "parquet_files",
         {
@@ -221,17 +175,7 @@ def _store(m: Manifest, read: ReadResult, version: str, label_column: str) -> No
         },
     )
     usable = pa.table({"f": pa.array([fr.index for fr in ok], pa.int32())})
-    m.con.register("_pq_groups", read.groups)
-    m.con.register("_pq_usable", usable)
-    try:
-        m.con.execute(
-            "INSERT INTO parquet_groups SELECT $base + g.f, g.value, g.rows, g.positive"
-            " FROM _pq_groups g SEMI JOIN _pq_usable u USING (f)",
-            {"base": base},
-        )
-    finally:
-        m.con.unregister("_pq_groups")
-        m.con.unregister("_pq_usable")
+    cache_tables.insert_parquet_groups(m, read.groups, usable, base)
 
 
 def _file_rows(files: list[FileRead], version: str) -> dict[str, list[object]]:
@@ -274,12 +218,7 @@ def _state(options: ParquetOptions, problems: list[tuple[str, Reason, str]]) -> 
 
 
 def _fingerprint(m: Manifest, state: dict[str, str]) -> str:
-    row = m.query(
-        "SELECT coalesce(string_agg(path || '|' || coalesce(content_hash, '-') || '|'"
-        " || coalesce(error_reason, '-'), chr(10) ORDER BY path), '') FROM files WHERE kind = ?",
-        [pqs.KIND],
-    )
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(row[0][0]).encode())
+    digest.update(cache_tables.file_states_of_kind(m, pqs.KIND).encode())
     digest.update(json.dumps(state, sort_keys=True).encode())
     return digest.hexdigest()

@@ -18,6 +18,7 @@ from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from preflight.manifest import cache_tables
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.progress import ProgressReporter
@@ -89,12 +90,7 @@ def scan(
     kinds = kinds_read(options.fmt, labels_only=options.labels_only)
     found = found if found is not None else discover(root, SourceFormat.AUTO)
     wanted = [f for f in found.files if f.kind in kinds]
-    cached = {
-        path: (size, mtime, version)
-        for path, size, mtime, version in manifest.query(
-            "SELECT path, size, mtime_ns, reader_version FROM files"
-        )
-    }
+    cached = cache_tables.cached_files(manifest)
     to_read = [f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind)[1])]
     present = {f.rel for f in found.files}
     deleted = sorted(p for p in cached if p not in present)
@@ -170,10 +166,7 @@ def _load_staged(manifest: Manifest, staging: str) -> None:
         ]
         if not files:
             continue
-        names = ", ".join(columns)
-        manifest.con.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)", [files]
-        )
+        cache_tables.load_staged(manifest, table, columns, files)
 
 
 def _literal(path: str) -> str:
@@ -197,14 +190,8 @@ def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> di
 
 
 def _fingerprint(manifest: Manifest, kinds: frozenset[Kind], state: dict[str, str]) -> str:
-    row = manifest.query(
-        "SELECT coalesce(string_agg(path || '|' || coalesce(content_hash, '-') || '|'"
-        " || coalesce(error_reason, '-'), chr(10) ORDER BY path), '')"
-        " FROM files WHERE list_contains(?, kind)",
-        [sorted(kinds)],
-    )
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(row[0][0]).encode())
+    digest.update(cache_tables.file_states(manifest, sorted(kinds)).encode())
     digest.update(json.dumps(state, sort_keys=True).encode())
     return digest.hexdigest()
 

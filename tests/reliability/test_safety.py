@@ -61,10 +61,11 @@ SAFE_SPLICERS = {"float", "int", "len", "ident"}
 SQL_ALLOWED = {
     ("manifest/store.py", "insert"): "table and column names from the caller's code",
     ("manifest/store.py", "delete_paths"): "table and column names from a literal tuple",
-    ("scanning/scan.py", "_load_staged"): "table and column names from parse.TABLES",
-    ("scanning/parquet_scan.py", "_forget"): "table names from a literal tuple",
+    ("manifest/cache_tables.py", "load_staged"): "table and column names from parse.TABLES",
+    ("manifest/cache_tables.py", "forget_parquet_files"): "table names from a literal tuple",
     ("scanning/parquet_read.py", "_load"): "`c` runs over the literals 'grp' and 'split'",
-    ("scanning/parquet_scan.py", "_create_cache"): "table names are the keys of _LAYOUT",
+    ("manifest/cache_tables.py", "create_parquet_cache"): "table names are the keys of "
+    "_PARQUET_LAYOUT",
     ("scanning/parquet_judge.py", "_first_rows"): "label_column() quotes the configured column "
     "with ident() and casts it to a literal type; LABEL_CODE is a constant",
     ("manifest/queries.py", "split_stats"): "_aggregate() fills constants of this module, "
