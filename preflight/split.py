@@ -28,13 +28,11 @@ same split on any machine (the shuffle hashes the seed with each unit's first pa
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from preflight.config import (
     DEFAULT_RATIOS,
@@ -44,7 +42,7 @@ from preflight.config import (
     parse_ratios,
 )
 from preflight.errors import ManifestError, UsageError
-from preflight.manifest import queries
+from preflight.manifest import queries, splits
 from preflight.manifest.queries import SplitStats
 from preflight.manifest.store import Manifest
 
@@ -92,16 +90,6 @@ class _Units:
     positive_windows: _Floats  # (U,)
     hours: _Floats  # (U,)
     merged: int  # patients that share a recording with another patient
-
-
-# Patients linked by a recording they share (same content hash under two patient codes).
-_SHARED = """
-SELECT DISTINCT content_hash, patient FROM recordings
-WHERE content_hash IN (
-    SELECT content_hash FROM recordings WHERE content_hash IS NOT NULL
-    GROUP BY content_hash HAVING count(DISTINCT patient) > 1)
-ORDER BY content_hash, patient
-"""
 
 
 def build_split(
@@ -152,10 +140,7 @@ def _check_seed(seed: int) -> int:
 
 
 def _declared(m: Manifest) -> SplitSummary:
-    with m.transaction():
-        m.con.execute("UPDATE recordings SET split = declared_split")
-        m.set_meta({"split_method": SplitMethod.DECLARED.value})
-        m.con.execute("DELETE FROM meta WHERE key IN ('split_seed', 'split_ratios')")
+    splits.write_declared_split(m, method=SplitMethod.DECLARED.value)
     stats = _stats(m)
     notes: tuple[str, ...] = ()
     if list(stats) == ["all"]:
@@ -169,24 +154,10 @@ def _stratified(m: Manifest, ratios: dict[str, float], seed: int) -> SplitSummar
     names = list(ratios)
     split_of_unit = _assign(units, np.array([ratios[n] for n in names]), seed)
     split_of_patient = [names[i] for i in split_of_unit[units.unit_of]]
-    assignments = pa.table({
-        "patient": pa.array(units.patients, pa.string()),
-        "split": pa.array(split_of_patient, pa.string()),
-    })  # fmt: skip
-    with m.transaction():
-        m.con.register("_split_assignments", assignments)
-        try:
-            m.con.execute(
-                "UPDATE recordings SET split = a.split FROM _split_assignments a "
-                "WHERE recordings.patient = a.patient"
-            )
-        finally:
-            m.con.unregister("_split_assignments")
-        m.set_meta({
-            "split_method": SplitMethod.STRATIFIED.value,
-            "split_seed": str(seed),
-            "split_ratios": json.dumps(ratios),
-        })  # fmt: skip
+    splits.write_patient_splits(
+        m, units.patients, split_of_patient,
+        method=SplitMethod.STRATIFIED.value, seed=seed, ratios=ratios,
+    )  # fmt: skip
     stats = _stats(m)
     return SplitSummary(SplitMethod.STRATIFIED, seed, ratios, stats, _notes(units, names, stats))
 
@@ -206,7 +177,7 @@ def _load_units(m: Manifest) -> _Units:
 
     index = {p: i for i, p in enumerate(names)}
     first: dict[str, int] = {}
-    for content_hash, patient in m.query(_SHARED):
+    for content_hash, patient in splits.shared_recordings(m):
         a, b = root(index[patient]), root(first.setdefault(content_hash, index[patient]))
         parent[max(a, b)] = min(a, b)
     roots = np.array([root(i) for i in range(len(names))], dtype=np.int64)
