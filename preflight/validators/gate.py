@@ -8,7 +8,8 @@ one rule in ``results.verdict``). Its checks come from three places:
   ``min_positive_windows``, ``min_positive_events``, ``min_positive_patients``,
   ``positive_fraction_bounds``, ``balanced_sampling_needed``, ``auroc_defined``,
   ``sampler_feasible`` (the packaged seizure suite's names);
-* plain SQL, because they compare splits or look at the whole corpus: ``splits_present``,
+* plain SQL (``manifest.checks``), because they compare splits or look at the whole corpus:
+  ``splits_present``,
   ``patient_disjoint``, ``recording_disjoint``, ``group_disjoint`` (Parquet tables with a group
   column: ``group_leaks``), ``split_fraction_ratio``, ``rejected_fraction``.
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from preflight.config import GateConfig
 from preflight.errors import ConfigError, ManifestError
+from preflight.manifest import checks as manifest_checks
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, ManifestKind
 from preflight.results import CheckResult, Severity, Verdict, verdict
@@ -182,11 +184,11 @@ def _reading(m: Manifest) -> Iterator[None]:
 
 
 def _require_tables(m: Manifest) -> None:
-    rows = m.query("SELECT table_name FROM information_schema.tables")
+    tables = manifest_checks.table_names(m)
     counts = m.kind is ManifestKind.TABLES  # window counts per file, no row per window
     required = [("window_counts" if counts and t == "windows" else t) for t in _REQUIRED_TABLES]
     required += ["groups"] if counts else []
-    missing = [t for t in required if t not in {r[0] for r in rows}]
+    missing = [t for t in required if t not in tables]
     if missing:
         raise ManifestError(
             f"the manifest has no {', '.join(missing)} table; run `preflight audit SOURCE` first",
@@ -233,11 +235,8 @@ def _splits_present(splits: list[str], config: GateConfig) -> CheckResult:
 
 
 def _patient_disjoint(m: Manifest) -> CheckResult:
-    rows = m.query(
-        "SELECT patient, list(DISTINCT split) FROM recordings GROUP BY patient"
-        " HAVING count(DISTINCT split) > 1 ORDER BY patient"
-    )
-    n_patients = m.query("SELECT count(DISTINCT patient) FROM recordings")[0][0]
+    rows = manifest_checks.patients_in_several_splits(m)
+    n_patients = manifest_checks.patient_count(m)
     leaks = [f"{patient} in {', '.join(_ordered(splits))}" for patient, splits in rows]
     if leaks:
         message = f"{len(leaks)} patient(s) in more than one split (allowed: 0): {_listing(leaks)}"
@@ -247,11 +246,7 @@ def _patient_disjoint(m: Manifest) -> CheckResult:
 
 
 def _recording_disjoint(m: Manifest) -> CheckResult:
-    rows = m.query(
-        "SELECT list(coalesce(path, recording_id) ORDER BY split, path),"
-        " list(split ORDER BY split, path) FROM recordings WHERE content_hash IS NOT NULL"
-        " GROUP BY content_hash HAVING count(DISTINCT split) > 1 ORDER BY 1"
-    )
+    rows = manifest_checks.recordings_in_several_splits(m)
     dups = [
         " = ".join(f"{path} ({split})" for path, split in zip(paths, splits, strict=True))
         for paths, splits in rows
@@ -287,10 +282,7 @@ def _split_fraction_ratio(frame: pd.DataFrame, config: GateConfig) -> CheckResul
 
 
 def _rejected_fraction(m: Manifest, config: GateConfig) -> CheckResult:
-    rejected, inputs = m.query(
-        "SELECT (SELECT count(DISTINCT path) FROM rejected),"
-        " (SELECT count(*) FROM (SELECT path FROM files UNION SELECT path FROM rejected))"
-    )[0]
+    rejected, inputs = manifest_checks.rejected_and_inputs(m)
     fraction = rejected / inputs if inputs else 0.0
     limit = config.max_rejected_fraction
     message = (

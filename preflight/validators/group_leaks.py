@@ -8,22 +8,13 @@ groups. A leak ``patient_disjoint`` reports is not reported twice.
 
 from __future__ import annotations
 
-from preflight.manifest import queries
+from preflight.manifest import checks, queries
 from preflight.manifest.store import Manifest
 from preflight.results import CheckResult, Severity
 
 __all__ = ["group_disjoint"]
 
 EXAMPLES = 5  # leaked groups named in a message
-
-_LEAKS = """
-SELECT g.group_value, list(DISTINCT r.split) AS splits
-FROM groups g JOIN recordings r USING (rec_idx)
-GROUP BY g.group_value
-HAVING count(DISTINCT r.split) > 1
-   AND count(DISTINCT r.split) FILTER (WHERE r.patient = g.group_value) < 2
-ORDER BY g.group_value
-"""
 
 
 def group_disjoint(m: Manifest) -> CheckResult | None:
@@ -32,13 +23,12 @@ def group_disjoint(m: Manifest) -> CheckResult | None:
     Args:
         m: an open manifest with derived tables.
     """
-    tables = {r[0] for r in m.query("SELECT table_name FROM information_schema.tables")}
-    if "groups" not in tables:
+    if "groups" not in checks.table_names(m):
         return None
-    n_groups = m.query("SELECT count(DISTINCT group_value) FROM groups")[0][0]
+    n_groups = checks.group_count(m)
     if n_groups == 0:
         return None
-    rows = m.query(_LEAKS)
+    rows = checks.leaked_groups(m)
     leaks = [f"{group} in {', '.join(_ordered(splits))}" for group, splits in rows]
     if leaks:
         more = f"; and {len(leaks) - EXAMPLES} more" if len(leaks) > EXAMPLES else ""

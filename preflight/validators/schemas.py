@@ -12,7 +12,8 @@ those rows: every window is still looked at, but in SQL, and a failure names the
 Parquet source stores no row per window but exact counts per file (``window_counts``, and
 ``groups`` per group value); its ``schema_windows`` validates those counts instead: one row per
 recording, as many windows as the file's rows (its ``duration_s``), positives between 0 and the
-windows, and group rows adding up to the file's rows.
+windows, and group rows adding up to the file's rows. The queries loading each frame are in
+``manifest.checks``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandera.pandas as pa
 from pandas.api import types as pdt
 from pandera.errors import SchemaErrors
 
+from preflight.manifest import checks as manifest_checks
 from preflight.manifest.store import Manifest, ManifestKind
 from preflight.manifest.windows import END_TOLERANCE_S
 from preflight.results import CheckResult, Severity
@@ -53,7 +55,7 @@ class TableSchema:
 
     Attributes:
         table: the manifest table; the check is named ``schema_<table>``.
-        sql: the query loading the frame to validate (named parameters ``$window``, ...).
+        frame: the frame to validate, as ``manifest.checks.schema_frame`` names it.
         schema: the pandera schema.
         place: names each row in messages (``path:line``, a recording id ...).
         shown: for each row rule, the columns whose values a message shows.
@@ -61,7 +63,7 @@ class TableSchema:
     """
 
     table: str
-    sql: str
+    frame: str
     schema: pa.DataFrameSchema
     place: Callable[[pd.DataFrame], pd.Series]
     shown: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -117,13 +119,9 @@ def _recordings() -> TableSchema:
         checks=checks,
         name="recordings",
     )
-    sql = """
-        SELECT recording_id, rec_idx, path, patient, split, declared_split, label_source,
-               sampling_rate, n_channels, duration_s, content_hash,
-               row_number() OVER (ORDER BY recording_id) - 1 AS rank
-        FROM recordings ORDER BY recording_id
-    """
-    return TableSchema("recordings", sql, schema, lambda df: df["recording_id"].astype(str), shown)
+    return TableSchema(
+        "recordings", "recordings", schema, lambda df: df["recording_id"].astype(str), shown
+    )
 
 
 def _events() -> TableSchema:
@@ -156,14 +154,7 @@ def _events() -> TableSchema:
         report_duplicates="all",
         name="events",
     )
-    sql = """
-        SELECT e.recording_id, e.event_idx, e.source_path, e.line, e.start_s, e.stop_s, e.label,
-               e.positive, f.reader, r.duration_s
-        FROM events e LEFT JOIN recordings r USING (recording_id)
-        LEFT JOIN files f ON f.path = e.source_path
-        ORDER BY e.recording_id, e.source_path, e.event_idx
-    """
-    return TableSchema("events", sql, schema, _event_place, shown)
+    return TableSchema("events", "events", schema, _event_place, shown)
 
 
 def _event_place(df: pd.DataFrame) -> pd.Series:
@@ -211,41 +202,9 @@ def _seizures() -> TableSchema:
         report_duplicates="all",
         name="seizures",
     )
-    sql = """
-        SELECT s.recording_id, s.rec_idx, s.seizure_idx, s.start_s, s.stop_s, r.duration_s,
-               r.rec_idx AS recording_rec_idx,
-               lag(s.stop_s) OVER win AS previous_stop_s,
-               row_number() OVER win - 1 AS rank
-        FROM seizures s LEFT JOIN recordings r USING (recording_id)
-        WINDOW win AS (PARTITION BY s.recording_id ORDER BY s.start_s, s.seizure_idx)
-        ORDER BY s.recording_id, s.seizure_idx
-    """
     place = lambda df: df["recording_id"].astype(str) + " seizure " + df["seizure_idx"].astype(str)  # noqa: E731
-    return TableSchema("seizures", sql, schema, place, shown)
+    return TableSchema("seizures", "seizures", schema, place, shown)
 
-
-_WINDOWS_SQL = """
-WITH w AS (
-    SELECT rec_idx, count(*) AS windows, min(window_idx) AS first_idx,
-           max(window_idx) AS last_idx, count(DISTINCT window_idx) AS distinct_idx,
-           count(*) FILTER (WHERE window_idx IS NULL OR overlap_s IS NULL OR positive IS NULL)
-               AS null_rows,
-           count(*) FILTER (WHERE overlap_s < 0 OR overlap_s > $window + $eps) AS bad_overlap,
-           count(*) FILTER (WHERE positive <> (overlap_s > 0 AND overlap_s >= $min_overlap))
-               AS bad_label
-    FROM windows GROUP BY rec_idx
-)
-SELECT coalesce(r.recording_id, 'rec_idx ' || CAST(w.rec_idx AS VARCHAR)) AS recording_id,
-       r.recording_id IS NOT NULL AS known, coalesce(w.windows, 0) AS windows,
-       w.first_idx, w.last_idx, coalesce(w.distinct_idx, 0) AS distinct_idx,
-       CASE WHEN r.duration_s + $eps < $window THEN 0
-            ELSE CAST(floor((r.duration_s - $window + $eps) / $stride) AS BIGINT) + 1
-       END AS expected_windows,
-       coalesce(w.null_rows, 0) AS null_rows, coalesce(w.bad_overlap, 0) AS bad_overlap,
-       coalesce(w.bad_label, 0) AS bad_label
-FROM w FULL OUTER JOIN recordings r USING (rec_idx)
-ORDER BY r.rec_idx NULLS LAST, w.rec_idx
-"""
 
 _WINDOW_RULES = {
     "null_rows": "no NULL in a window row",
@@ -281,26 +240,9 @@ def _windows() -> TableSchema:
         name="windows",
     )
     return TableSchema(
-        "windows", _WINDOWS_SQL, schema, lambda df: df["recording_id"].astype(str), shown,
+        "windows", "windows", schema, lambda df: df["recording_id"].astype(str), shown,
         unit="recordings",
     )  # fmt: skip
-
-
-_WINDOW_COUNTS_SQL = """
-WITH g AS (SELECT rec_idx, sum(rows) AS group_rows, sum(positive) AS group_positive
-           FROM groups GROUP BY rec_idx),
-     c AS (SELECT rec_idx, windows, positive_windows,
-                  count(*) OVER (PARTITION BY rec_idx) AS copies
-           FROM window_counts)
-SELECT coalesce(r.recording_id, 'rec_idx ' || CAST(c.rec_idx AS VARCHAR)) AS recording_id,
-       r.recording_id IS NOT NULL AS known, coalesce(c.windows, 0) AS windows,
-       coalesce(c.positive_windows, 0) AS positive_windows, coalesce(c.copies, 0) AS copies,
-       CAST(r.duration_s AS BIGINT) AS expected_windows,
-       g.group_rows, g.group_positive
-FROM c FULL OUTER JOIN recordings r USING (rec_idx)
-LEFT JOIN g USING (rec_idx)
-ORDER BY r.rec_idx NULLS LAST, c.rec_idx
-"""
 
 
 def _window_counts() -> TableSchema:
@@ -333,7 +275,7 @@ def _window_counts() -> TableSchema:
         name="windows",
     )
     return TableSchema(
-        "windows", _WINDOW_COUNTS_SQL, schema, lambda df: df["recording_id"].astype(str), shown,
+        "windows", "window_counts", schema, lambda df: df["recording_id"].astype(str), shown,
         unit="recordings",
     )  # fmt: skip
 
@@ -362,8 +304,7 @@ def check_schemas(m: Manifest) -> list[CheckResult]:
     params = _window_params(m)
     results = []
     for spec in table_schemas(counts=m.kind is ManifestKind.TABLES):
-        sql_params = {k: v for k, v in params.items() if f"${k}" in spec.sql}
-        frame = m.con.execute(spec.sql, sql_params or None).df()
+        frame = manifest_checks.schema_frame(m, spec.frame, params)
         results.append(_validate(spec, frame))
     return results
 
