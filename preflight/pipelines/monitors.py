@@ -61,6 +61,7 @@ class Monitor(StrEnum):
     LOGIT_SPREAD = "logit_spread"
     CACHE_REJECTED = "cache_rejected"
     CHECKPOINT_FALLBACK = "checkpoint_fallback"
+    HELD_OUT_IN_VALIDATION = "held_out_in_validation"
 
 
 _COLLAPSE = frozenset({Monitor.POSITIVE_RATE, Monitor.POSITIVE_RECALL, Monitor.LOGIT_SPREAD})
