@@ -147,6 +147,7 @@ def _no_held_out(s: Session, warnings: list[str]) -> str:
     if warnings:
         return "every held-out split validates (see the warning), so none is held out"
     return (
-        f"no split is held out: the evaluation splits ({s.val_name}) all validate; name one "
-        f"in validation.held_out, or split a test part off with split.method: stratified"
+        f"no split is held out: validation uses {s.val_name} and no other evaluation split is "
+        f"named like a test split (eval, test, holdout); name one in validation.held_out, or "
+        f"split a test part off with split.method: stratified"
     )
