@@ -11,7 +11,7 @@ A run config holds the audit's sections (``audit``, ``gate``, ``split``, ``parqu
       kwargs: {hidden: 32, levels: 4}
     train: {epochs: 10, batch_size: 32, sampling: balanced, seed: 0}
     optim: {lr: 0.003, min_lr: 0.0003, warmup_fraction: 0.05, grad_clip: 1.0}
-    validation: {splits: [dev]}
+    validation: {splits: [dev], held_out: [eval]}
     monitors: {warmup_epochs: 1, min_positive_rate_ratio: 0.1}
     checkpoint: {keep_last: 2, best_by: auroc}
 
@@ -269,9 +269,15 @@ class TrainConfig(_Strict):
 class ValidationConfig(_Strict):
     """The validation pass at the end of every epoch."""
 
-    # Splits whose windows are scored together; None means the gate's evaluation splits. Hold
-    # a test split out by naming only the others (e.g. [dev]).
+    # Splits whose windows are scored together every epoch; they choose the best checkpoint,
+    # feed the collapse monitors and choose the false-alarm threshold. None means the gate's
+    # evaluation splits that are not held out (dev on a TUSZ layout or a stratified split).
+    # Naming a held-out split here is allowed but recorded as a warning.
     splits: list[str] | None = Field(default=None, min_length=1)
+    # Splits scored once after training, with the best checkpoint and the thresholds chosen
+    # on validation, and reported apart ("held out"). None means the evaluation splits named
+    # like a test split (eval, test, holdout, held_out, heldout); [] holds nothing out.
+    held_out: list[str] | None = None
     # Windows per forward pass (no gradients, so larger than the training batch).
     batch_size: int = Field(default=64, ge=1)
     # Seizure corpora: after the last epoch, SzCORE event scores at the monitors' threshold and

@@ -1,13 +1,15 @@
-"""Event-level evaluation of a run's last validation pass: SzCORE scores and an alarm threshold.
+"""Event-level evaluation after training: SzCORE scores and an alarm threshold.
 
-The validation pass scores every window of the validation recordings once. Here those window
-scores are put back in time order per recording (``window_idx * stride_s`` is a window's start),
-thresholded into events, and scored against the recordings' merged seizures from the manifest
-with SzCORE any-overlap (``preflight.evaluation.metrics.score_recordings``). Two thresholds are
-reported: the monitors' (the one the window metrics use) and the lowest one whose pooled false
-alarms per 24 h stay at or below ``validation.target_false_alarms_per_24h``
-(``threshold_for_false_alarm_rate``). Results are per subject and pooled; the scorer's name and
-parameters are part of the result so a report can cite them.
+A scoring pass (``training.validation.validate``) scores every window of some recordings once. Here
+those window scores are put back in time order per recording (``window_idx * stride_s`` is a
+window's start), thresholded into events, and scored against the recordings' merged seizures from
+the manifest with SzCORE any-overlap (``preflight.evaluation.metrics.score_recordings``). Two
+thresholds are reported: the monitors' (the one the window metrics use) and the lowest one whose
+pooled false alarms per 24 h stay at or below ``validation.target_false_alarms_per_24h``
+(``threshold_for_false_alarm_rate``). On the validation splits that threshold is chosen here; on
+held-out splits it is given (``chosen_threshold``: the one validation chose), never chosen on the
+recordings it scores. Results are per subject and pooled; the scorer's name and parameters are part
+of the result so a report can cite them.
 """
 
 from __future__ import annotations
@@ -84,36 +86,48 @@ def event_evaluation(
     *,
     threshold: float,
     target_fa_per_24h: float,
+    role: str = "validation",
+    chosen_threshold: float | None = None,
+    chosen_on: str | None = None,
     params: ScoringParams = SZCORE,
 ) -> dict[str, Any]:
     """SzCORE event scores at the monitors' threshold and at the false-alarm target's threshold.
 
     Args:
         manifest: the manifest file (opened read-only here).
-        ids: int [N, 2], ``(rec_idx, window_idx)`` of each validation window.
+        ids: int [N, 2], ``(rec_idx, window_idx)`` of each scored window.
         scores: float [N], the window probabilities.
         threshold: the monitors' threshold.
         target_fa_per_24h: the false-alarm rate the second threshold is chosen for.
+        role: what the recordings are to the run (``validation``, ``held out``), for reports.
+        chosen_threshold: the false-alarm target's threshold, already chosen on other
+            recordings (validation's, for held-out splits); None chooses it on these.
+        chosen_on: where ``chosen_threshold`` was chosen (the validation splits).
         params: the event scorer.
 
     Returns:
-        A JSON-ready dict: ``scorer``, ``params``, ``recordings``, ``hours``, ``at_threshold``
-        and ``at_target`` (each ``threshold`` plus ``pooled`` and ``per_subject`` scores), and
-        ``target_false_alarms_per_24h``; or ``{"scorer", "undefined": reason}`` when the
+        A JSON-ready dict: ``scorer``, ``role``, ``params``, ``recordings``, ``hours``,
+        ``at_threshold`` and ``at_target`` (each ``threshold`` plus ``pooled`` and
+        ``per_subject`` scores), ``target_false_alarms_per_24h`` and ``threshold_chosen_on``
+        (None: on these recordings); or ``{"scorer", "role", "undefined": reason}`` when the
         recordings cannot be scored (no window, no recording time).
     """
     if ids.size == 0:
-        return {"scorer": params.name, "undefined": "no validation window was scored"}
+        return {"scorer": params.name, "role": role, "undefined": f"no {role} window was scored"}
     with Manifest.open(manifest, read_only=True) as m:
         recordings = recording_scores(m, ids, scores)
     try:
-        chosen = threshold_for_false_alarm_rate(recordings, target_fa_per_24h, params=params)
+        chosen = chosen_threshold
+        if chosen is None:
+            chosen = threshold_for_false_alarm_rate(recordings, target_fa_per_24h, params=params)
         at_threshold = score_recordings(recordings, threshold, params=params)
         at_target = score_recordings(recordings, chosen, params=params)
     except UsageError as exc:
-        return {"scorer": params.name, "undefined": str(exc)}
+        return {"scorer": params.name, "role": role, "undefined": str(exc)}
     return {
         "scorer": params.name,
+        "role": role,
+        "threshold_chosen_on": chosen_on if chosen_threshold is not None else None,
         "params": params.to_dict(),
         "recordings": len(recordings),
         "hours": sum(r.duration_s for r in recordings) / 3600,

@@ -1,14 +1,18 @@
 """The ``runs`` table: the history of training runs, kept in the manifest beside the audits.
 
-One row per run, created on first use (``CREATE TABLE IF NOT EXISTS``, no schema migration)::
+One row per run, created on first use (``CREATE TABLE IF NOT EXISTS``)::
 
     runs (run_id VARCHAR PRIMARY KEY, kind VARCHAR, started TIMESTAMP, finished TIMESTAMP,
           status VARCHAR, message VARCHAR, config VARCHAR, audit_id INTEGER, run_dir VARCHAR,
-          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR)
+          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR, evaluation VARCHAR)
 
-``config``, ``metrics`` (one object per epoch), ``checkpoints`` and ``monitors`` (the monitor
-records) are JSON. ``status`` is a ``RunStatus``; a row left ``running`` by a killed process is
-what ``preflight train --resume`` picks up. Every write opens the manifest, writes and closes it
+``config``, ``metrics`` (one object per epoch), ``checkpoints``, ``monitors`` (the monitor
+records) and ``evaluation`` (validation and held-out scores after training:
+``train_final``) are JSON. The table migrates itself: a manifest whose ``runs`` table predates a
+column gets it (``RUNS_MIGRATIONS``) on the next write, and reads of such a table see the
+missing column as NULL, so a read-only ``preflight runs`` works on an old manifest. ``status``
+is a ``RunStatus``; a row left ``running`` by a killed process is what ``preflight train
+--resume`` picks up. Every write opens the manifest, writes and closes it
 again, so ``preflight runs`` can read the table while a run trains.
 """
 
@@ -50,11 +54,14 @@ RUNS_DDL = """CREATE TABLE IF NOT EXISTS runs (
     run_dir VARCHAR,                -- where its checkpoints are
     metrics VARCHAR,                -- JSON list, one object per epoch
     checkpoints VARCHAR,            -- JSON {"kept": [...], "best": ...}
-    monitors VARCHAR                -- JSON list of monitor records
+    monitors VARCHAR,               -- JSON list of monitor records
+    evaluation VARCHAR              -- JSON: validation and held-out scores after training
 )"""
+# Columns added after the table was first released, for runs tables that predate them.
+RUNS_MIGRATIONS = ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS evaluation VARCHAR",)
 _COLUMNS = (
     "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
-    "checkpoints, monitors"
+    "checkpoints, monitors, evaluation"
 )
 
 
@@ -83,6 +90,7 @@ class RunRecord(BaseModel):
     metrics: list[dict[str, Any]]
     checkpoints: dict[str, Any]
     monitors: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None = None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -103,14 +111,21 @@ def start_run(
 ) -> None:
     """Insert a run's row."""
     with Manifest.open(manifest) as m:
-        m.con.execute(RUNS_DDL)
+        _create(m)
         m.con.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
-                audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]",
+                audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]", None,
             ],
         )  # fmt: skip
+
+
+def _create(m: Manifest) -> None:
+    """The runs table, created or brought up to date (a write)."""
+    m.con.execute(RUNS_DDL)
+    for step in RUNS_MIGRATIONS:
+        m.con.execute(step)
 
 
 def update_run(
@@ -122,16 +137,20 @@ def update_run(
     monitors: list[dict[str, Any]],
     status: RunStatus = RunStatus.RUNNING,
     message: str | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> None:
-    """Write a run's progress (after every epoch) or, with a final status, its end."""
+    """Write a run's progress (after every epoch) or, with a final status, its end (and the
+    evaluation after training, when it completed)."""
     finished = None if status is RunStatus.RUNNING else datetime.now()
+    scored = None if evaluation is None else json.dumps(evaluation)
     with Manifest.open(manifest) as m:
+        _create(m)  # a run resumed on a manifest whose table predates a column
         m.con.execute(
             "UPDATE runs SET status = ?, message = ?, finished = ?, metrics = ?, checkpoints = ?,"
-            " monitors = ? WHERE run_id = ?",
+            " monitors = ?, evaluation = ? WHERE run_id = ?",
             [
                 str(status), message, finished, json.dumps(metrics), json.dumps(checkpoints),
-                json.dumps(monitors), run_id,
+                json.dumps(monitors), scored, run_id,
             ],
         )  # fmt: skip
 
@@ -158,14 +177,28 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     for key, empty in (("config", "{}"), ("metrics", "[]"), ("checkpoints", "{}")):
         values[key] = json.loads(values[key] or empty)
     values["monitors"] = json.loads(values["monitors"] or "[]")
+    values["evaluation"] = json.loads(values["evaluation"] or "null")
     return RunRecord.model_validate(values)
+
+
+def _selected(m: Manifest) -> str:
+    """``_COLUMNS``, with NULL for those an older runs table lacks (read-only: no migration)."""
+    have = {
+        str(name)
+        for (name,) in m.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+        )
+    }
+    names = [c.strip() for c in _COLUMNS.split(",")]
+    return ", ".join(c if c in have else f"NULL AS {c}" for c in names)
 
 
 def list_runs(m: Manifest) -> list[RunRecord]:
     """Every run, oldest first (none when no run was ever recorded)."""
     if not _has_runs(m):
         return []
-    return [_record(r) for r in m.query(f"SELECT {_COLUMNS} FROM runs ORDER BY started, run_id")]
+    query = f"SELECT {_selected(m)} FROM runs ORDER BY started, run_id"
+    return [_record(r) for r in m.query(query)]
 
 
 def get_run(m: Manifest, run_id: str) -> RunRecord:

@@ -2,7 +2,9 @@
 
 1. synthesize a small TUSZ-like corpus and audit it: the gate passes;
 2. audit a broken copy (its dev split holds no seizure): the gate fails, exit code 1;
-3. train the seizure detector on the healthy corpus, gated, on the CPU (about two minutes);
+3. train the seizure detector on the healthy corpus, gated, on the CPU (about two minutes):
+   the best checkpoint and the false-alarm threshold are chosen on the validation split (dev),
+   then the held-out split (eval) is scored once with them and reported apart;
 4. write one HTML report with the audit, the training curves and the evaluation.
 """
 
@@ -19,7 +21,7 @@ from preflight.pipelines.audit import audit
 from preflight.pipelines.train import RunResult, train
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.terminal import render_audit
-from preflight.reports.training import evaluation, event_lines
+from preflight.reports.training import final_lines
 from preflight.results import Verdict
 from preflight.run_config import (
     CheckpointConfig,
@@ -94,10 +96,9 @@ def run_demo(directory: Path, console: Console) -> DemoResult:
     console.rule("3. Gated training on the healthy corpus (CPU)")
     run = train(demo_config(healthy.root, directory), on_epoch=lambda m: _epoch(console, m))
     console.print(f"run {run.run_id}: {run.status}. {run.message}")
-    events = evaluation(run.metrics)
-    if events is not None:
-        for line in event_lines(events):
-            console.print(line)
+    if run.evaluation is not None:
+        for line in final_lines(run.evaluation):
+            console.print(line, markup=False)
 
     console.rule("4. The report")
     path = directory / "report.html"

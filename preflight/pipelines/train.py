@@ -46,6 +46,7 @@ from preflight.run_config import RunConfig
 from preflight.training import checkpoint as ckpt
 from preflight.training.distributed import World
 from preflight.training.eeg import Start, build_session
+from preflight.training.heldout import SplitRoles, peeking_record, split_roles
 from preflight.training.loop import EpochCallback, run_epochs
 from preflight.training.monitors import Monitor, MonitorRecord
 
@@ -68,6 +69,8 @@ class RunResult:
         checkpoints: the epoch checkpoints kept.
         best_checkpoint: ``best.pt``, or None.
         run_dir: the run's folder, or None when the gate failed.
+        evaluation: a completed run's evaluation after training (``train_final``): the
+            chosen checkpoint, validation's scores and the held-out splits' scores.
     """
 
     run_id: str
@@ -80,6 +83,7 @@ class RunResult:
     checkpoints: list[str] = field(default_factory=list)
     best_checkpoint: str | None = None
     run_dir: Path | None = None
+    evaluation: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -215,6 +219,7 @@ def _train(
         run_id=start.run_id, status=status, message=message, rank=world.rank, audit=report,
         metrics=session.progress.history, monitors=session.progress.monitors,
         checkpoints=session.progress.kept, best_checkpoint=best, run_dir=start.run_dir,
+        evaluation=session.evaluation,
     )  # fmt: skip
 
 
@@ -245,10 +250,11 @@ def _audit_and_gate(
             status=RunStatus.GATE_FAILED, message=message, kind=kind,
         )  # fmt: skip
         return _GateFailed(run_id, message)
-    train_split, val_splits, fraction = _splits(config, report)
+    roles, fraction = _splits(config, report)
+    train_split, val_splits = roles.train, roles.validation
     subset = None
     if smoke:
-        subset, refused = _smoke_subset(config, manifest, train_split, val_splits)
+        subset, refused = _smoke_subset(config, manifest, roles)
         if refused is not None:
             run_id = new_run_id()
             start_run(
@@ -260,7 +266,8 @@ def _audit_and_gate(
     start = Start(
         run_id="", manifest=manifest, run_dir=Path(), fingerprint=fingerprint,
         suite_hash=str(report.provenance.get("suite_hash")), train_split=train_split,
-        val_splits=val_splits, train_fraction=fraction, subset=subset,
+        val_splits=val_splits, held_out_splits=roles.held_out, train_fraction=fraction,
+        subset=subset, notes=tuple(r for r in (peeking_record(roles),) if r is not None),
     )  # fmt: skip
     if resume:
         return _resumed(start, recorded)
@@ -271,10 +278,15 @@ def _audit_and_gate(
 
 
 def _smoke_subset(
-    config: RunConfig, manifest: Path, train_split: str, val_splits: tuple[str, ...]
+    config: RunConfig, manifest: Path, roles: SplitRoles
 ) -> tuple[tuple[int, ...], str | None]:
-    """A smoke run's recordings (files, for a table source), and why they cannot make one."""
-    splits = (train_split, *val_splits)
+    """A smoke run's recordings (files, for a table source), and why they cannot make one.
+
+    The held-out splits get their few recordings too, so the smoke run scores them once at
+    the end as a real run does; only the training and validation splits must hold both classes.
+    """
+    train_split, val_splits = roles.train, roles.validation
+    splits = (train_split, *val_splits, *roles.held_out)
     with Manifest.open(manifest, read_only=True) as m:
         table = m.meta("format") == "parquet"
         if table:
@@ -292,25 +304,20 @@ def _gate_message(report: AuditReport) -> str:
     return f"the gate failed {len(failed)} check(s), so no model was built: {listed}"
 
 
-def _splits(config: RunConfig, report: AuditReport) -> tuple[str, tuple[str, ...], float]:
-    """The training split, the validation splits, and the training split's positive fraction.
+def _splits(config: RunConfig, report: AuditReport) -> tuple[SplitRoles, float]:
+    """The roles of the splits (``heldout.split_roles``), and the training split's positive
+    fraction.
 
     Raises:
-        UsageError: a validation split the manifest lacks, or none at all.
+        UsageError: a validation or held-out split the manifest lacks, or none to validate on.
     """
-    train_split = config.gate.train_split
-    chosen = config.validation.splits or config.gate.evaluation_splits
-    val = tuple(chosen or sorted(set(report.splits) - {train_split}))
-    missing = [s for s in (train_split, *val) if s not in report.splits]
-    if missing or not val:
-        have = ", ".join(sorted(report.splits))
-        what = f"split(s) {', '.join(missing)} not in the manifest" if missing else "no split"
-        raise UsageError(
-            f"{what} to validate on (the manifest has {have}); set validation.splits, or build "
-            f"a split with split.method: stratified"
-        )
-    stats = report.splits[train_split]
-    return train_split, val, stats.positive_windows / max(stats.windows, 1)
+    roles = split_roles(
+        train=config.gate.train_split, available=report.splits,
+        evaluation=config.gate.evaluation_splits, validation=config.validation.splits,
+        held_out=config.validation.held_out,
+    )  # fmt: skip
+    stats = report.splits[roles.train]
+    return roles, stats.positive_windows / max(stats.windows, 1)
 
 
 def _resumed(start: Start, recorded: dict[str, Any]) -> Start:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from preflight.manifest.runs import RunRecord, RunStatus
-from preflight.reports.training import evaluation, event_lines
+from preflight.reports.training import evaluation, event_lines, final_lines
 from preflight.results import Severity
 
 if TYPE_CHECKING:
@@ -60,10 +60,7 @@ def render_result(result: RunResult, console: Console) -> None:
             and "warm-up" not in (record.message)
         ):
             console.print(f"[yellow]WARNING[/yellow] {record.name}: {escape(record.message)}")
-    events = evaluation(result.metrics)
-    if events is not None:
-        for line in event_lines(events):
-            console.print(escape(line))
+    _evaluation(result.evaluation, result.metrics, console)
     style = _STYLE[result.status]
     console.print(
         f"\nRun {result.run_id}: [bold {style}]{result.status.upper()}[/bold {style}]  "
@@ -71,6 +68,19 @@ def render_result(result: RunResult, console: Console) -> None:
     )
     if result.best_checkpoint:
         console.print(f"best checkpoint: {escape(result.best_checkpoint)}")
+
+
+def _evaluation(
+    final: dict[str, Any] | None, metrics: list[dict[str, Any]], console: Console
+) -> None:
+    """The evaluation after training (validation, then held out), or an older run's events."""
+    if final is not None:
+        lines = final_lines(final)
+    else:
+        events = evaluation(metrics)
+        lines = [] if events is None else event_lines(events)
+    for line in lines:
+        console.print(escape(line))
 
 
 def render_runs(runs: list[RunRecord], console: Console) -> None:
@@ -114,10 +124,7 @@ def render_run(run: RunRecord, console: Console) -> None:
     console.print(f"  model {model.get('name')} {escape(str(model.get('kwargs', {})))}")
     if run.metrics:
         console.print(_epoch_table(run.metrics))
-    events = evaluation(run.metrics)
-    if events is not None:
-        for line in event_lines(events):
-            console.print(escape(line))
+    _evaluation(run.evaluation, run.metrics, console)
     failed = [m for m in run.monitors if not m["passed"]]
     console.print(
         f"monitor decisions: {len(run.monitors)}, failed: {len(failed)}"

@@ -50,7 +50,8 @@ class Start:
         fingerprint: the audited manifest's fingerprint.
         suite_hash: the hash of the expectation suite the gate ran.
         train_split: the split trained on.
-        val_splits: the splits validated on, pooled.
+        val_splits: the splits validated on, pooled: they choose the checkpoint and thresholds.
+        held_out_splits: the splits scored once after training, pooled (``heldout``).
         train_fraction: positive windows / windows of the training split.
         resume_from: the checkpoint to continue from, or None for a new run.
         notes: monitor records made while preparing (a checkpoint skipped on resume).
@@ -65,6 +66,7 @@ class Start:
     train_split: str
     val_splits: tuple[str, ...]
     train_fraction: float
+    held_out_splits: tuple[str, ...] = ()
     resume_from: Path | None = None
     notes: tuple[MonitorRecord, ...] = ()
     subset: tuple[int, ...] | None = None
@@ -74,6 +76,7 @@ class Start:
 class _Data:
     train: EEGWindowDataset
     val: EEGWindowDataset | None  # rank 0 only
+    held_out: EEGWindowDataset | None  # rank 0 only, when a split is held out
     notes: tuple[MonitorRecord, ...]
 
 
@@ -92,32 +95,43 @@ def build_session(config: RunConfig, world: World, start: Start, *, progress: bo
         data.train, batch_sampler=batches, collate_fn=collate, num_workers=workers,
         generator=generator, pin_memory=pin,
     )  # fmt: skip
-    val_loader = None
-    if data.val is not None:
-        val_loader = DataLoader(
-            data.val, batch_size=config.validation.batch_size, collate_fn=collate,
-            num_workers=workers, generator=torch.Generator().manual_seed(0), pin_memory=pin,
-        )  # fmt: skip
+    val_loader, held_out_loader = (
+        _scoring_loader(config, d, workers, pin) for d in (data.val, data.held_out)
+    )
     quarantine = QuarantineLog()
     guard = BatchGuard(
         len(data.train.channels), data.train.n_samples, min_positives=batches.min_positives,
         recorder=quarantine,
     )  # fmt: skip
+    loaders = Loaders(train_loader, batches, generator, val_loader, held_out_loader)
     return assemble_session(
-        config, world, start, Loaders(train_loader, batches, generator, val_loader),
-        models=(model, raw), guard=guard, quarantine=quarantine, index=data.train.index,
-        notes=data.notes, event_scoring=True,
+        config, world, start, loaders, models=(model, raw), guard=guard, quarantine=quarantine,
+        index=data.train.index, notes=data.notes, event_scoring=True,
+    )  # fmt: skip
+
+
+def _scoring_loader(
+    config: RunConfig, dataset: EEGWindowDataset | None, workers: int, pin: bool
+) -> DataLoader[Any] | None:
+    """Batches of every window once, in order: for validation and held-out scoring."""
+    if dataset is None:
+        return None
+    return DataLoader(
+        dataset, batch_size=config.validation.batch_size, collate_fn=collate,
+        num_workers=workers, generator=torch.Generator().manual_seed(0), pin_memory=pin,
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Loaders:
-    """The training batches (sampler, loader, the loader's generator) and the validation ones."""
+    """The training batches (sampler, loader, the loader's generator), the validation ones and
+    the held-out ones."""
 
     train: DataLoader[Any]
     batches: PositiveBatchSampler
     generator: torch.Generator  # reseeded every epoch: loaders never draw from the global RNG
     val: DataLoader[Any] | None  # rank 0 only
+    held_out: DataLoader[Any] | None = None  # rank 0 only; None when nothing is held out
 
 
 def assemble_session(
@@ -140,7 +154,7 @@ def assemble_session(
         models: ``(what trains, the model)`` from ``seeded_model``.
         index: the training windows (rows), for ``pos_weight``.
         notes: monitor records made while building the data.
-        event_scoring: SzCORE scores of the last validation pass (seizure corpora).
+        event_scoring: SzCORE event scores in the evaluation after training (seizure corpora).
     """
     model, raw = models
     weight = pos_weight(index).to(world.device) if config.train.pos_weight else None
@@ -150,10 +164,12 @@ def assemble_session(
         config=config, config_json=config.model_dump_json(), world=world, run_id=start.run_id,
         run_dir=start.run_dir, manifest=start.manifest, fingerprint=start.fingerprint,
         suite_hash=start.suite_hash, train_fraction=start.train_fraction,
-        val_name="+".join(start.val_splits), model=model, raw=raw,
+        val_name="+".join(start.val_splits), held_out_name="+".join(start.held_out_splits),
+        model=model, raw=raw,
         optimizer=_optimizer(config, raw), scaler=scaler, autocast=autocast,
         train_loader=loaders.train, batches=loaders.batches, loader_generator=loaders.generator,
-        val_loader=loaders.val, guard=guard, quarantine=quarantine, pos_weight=weight,
+        val_loader=loaders.val, held_out_loader=loaders.held_out, guard=guard,
+        quarantine=quarantine, pos_weight=weight,
         total_steps=steps, warmup_steps=int(config.optim.warmup_fraction * steps),
         progress=Progress(monitors=[*notes, *start.notes]), event_scoring=event_scoring,
     )  # fmt: skip
@@ -175,7 +191,7 @@ def _datasets(config: RunConfig, world: World, start: Start, progress: bool) -> 
     cache = WindowCache(
         config.data.cache or start.manifest.parent / "cache", config.preprocess.preprocessing()
     )
-    splits = [start.train_split, *start.val_splits]
+    splits = [start.train_split, *start.val_splits, *start.held_out_splits]
     rejected = world.on_main(
         lambda: _build_cache(cache, config, start.manifest, splits, start.subset, progress)
     )
@@ -183,10 +199,13 @@ def _datasets(config: RunConfig, world: World, start: Start, progress: bool) -> 
     with Manifest.open(start.manifest, read_only=True) as m:
         index = _keep(WindowIndex.load(m, start.train_split), rejected, start.subset)
         train = EEGWindowDataset(index, cache, m, normalization=normalization)
-        val = None
+        val = held_out = None
         if world.is_main:
             val_index = _keep(WindowIndex.load(m, start.val_splits), rejected, start.subset)
             val = EEGWindowDataset(val_index, cache, m, normalization=normalization)
+            if start.held_out_splits:
+                held = _keep(WindowIndex.load(m, start.held_out_splits), rejected, start.subset)
+                held_out = EEGWindowDataset(held, cache, m, normalization=normalization)
     world.barrier()  # nobody holds the manifest open from here on: rank 0 may write
     notes: tuple[MonitorRecord, ...] = ()
     if rejected:
@@ -195,11 +214,12 @@ def _datasets(config: RunConfig, world: World, start: Start, progress: bool) -> 
             MonitorRecord(
                 name=Monitor.CACHE_REJECTED, epoch=0, step=0, severity=Severity.WARNING,
                 passed=False, observed=len(rejected), expected=0,
-                message=f"{len(rejected)} recording(s) left out of training and validation: "
+                message=f"{len(rejected)} recording(s) left out of training, validation and "
+                f"held-out scoring: "
                 f"the cache cannot serve them ({listed})",
             ),
         )  # fmt: skip
-    return _Data(train, val, notes)
+    return _Data(train, val, held_out, notes)
 
 
 def _build_cache(
@@ -317,4 +337,5 @@ def _restore(s: Session, path: Path, notes: tuple[MonitorRecord, ...]) -> None:
     )  # fmt: skip
     s.guard.stats.batches = int(payload["guard"]["batches"])
     s.guard.stats.quarantined = int(payload["guard"]["quarantined"])
+    s.guard.stats.consecutive = int(payload["guard"].get("consecutive", 0))
     ckpt.restore_rng(payload["rng"])

@@ -1,7 +1,8 @@
 """The training loop: epochs of guarded batches, validation, monitors, checkpoints.
 
 ``run_epochs`` reads top to bottom: for each epoch, train on the balanced (or natural) batches the
-batch guard admits, validate, let the monitors decide, write a checkpoint and the run's row.
+batch guard admits, validate, let the monitors decide, write a checkpoint and the run's row; after
+the last epoch, score the held-out splits once with the best checkpoint (``train_final``).
 Everything it needs was built once, after the gate passed, into a ``Session``
 (``train_setup.build_session``). The learning rate is a pure function of the step
 (``learning_rate``), so a resumed run needs only the step to continue the schedule.
@@ -25,7 +26,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from preflight.data.sample import PositiveBatchSampler
-from preflight.evaluation.events import event_evaluation
 from preflight.manifest.runs import RunStatus, update_run
 from preflight.manifest.store import Manifest
 from preflight.models.registry import model_args
@@ -33,6 +33,7 @@ from preflight.results import Severity
 from preflight.run_config import RunConfig
 from preflight.training import checkpoint as ckpt
 from preflight.training.distributed import World
+from preflight.training.final import Scores, final_evaluation, score_windows
 from preflight.training.monitors import (
     Monitor,
     MonitorRecord,
@@ -42,7 +43,7 @@ from preflight.training.monitors import (
     stopping,
     validation_records,
 )
-from preflight.training.validation import model_logits, validate
+from preflight.training.validation import model_logits
 from preflight.validators.batch_guard import BatchGuard, GuardResult, GuardStopped
 from preflight.validators.quarantine import BATCH_QUARANTINED, quarantine_rows, record_quarantine
 
@@ -52,6 +53,7 @@ __all__ = [
     "QuarantineLog",
     "Session",
     "compute_loss",
+    "is_better",
     "learning_rate",
     "run_epochs",
 ]
@@ -176,8 +178,17 @@ class Session:
     total_steps: int
     warmup_steps: int
     progress: Progress
-    # Seizure corpora: SzCORE event scores of the last epoch's validation pass (train_events).
+    # Seizure corpora: SzCORE event scores in the evaluation after training (train_events).
     event_scoring: bool = False
+    # The held-out split(s), "eval", scored once after training; "" and None when none is.
+    held_out_name: str = ""
+    held_out_loader: DataLoader[Any] | None = None  # rank 0 only
+    # Rank 0: the last validation pass's window scores, and the best epoch's (epoch, metrics,
+    # scores), so the evaluation after training need not score validation again.
+    last_scores: Scores | None = None
+    best_scores: tuple[int, dict[str, Any], Scores | None] | None = None
+    # The evaluation after training (train_final), once the run completed.
+    evaluation: dict[str, Any] | None = None
 
 
 def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunStatus, str]:
@@ -189,11 +200,8 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
     for epoch in range(s.progress.epoch, s.config.train.epochs):
         summary, records, stop = _train_epoch(s, epoch)
         if stop is None:
-            measure = functools.partial(_measure, s, events=epoch == s.config.train.epochs - 1)
-            metrics, events = s.world.on_main(measure)
+            metrics = s.world.on_main(functools.partial(_measure, s))
             summary["validation"] = metrics.as_dict()
-            if events is not None:
-                summary["events"] = events
             records += validation_records(metrics, s.config.monitors, epoch, s.progress.step)
             stop = stopping(records)
         s.progress.monitors += records
@@ -208,6 +216,7 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
         _checkpoint(s, summary)
         if on_epoch is not None and s.world.is_main:
             on_epoch(summary)
+    s.evaluation = s.world.on_main(functools.partial(final_evaluation, s))
     message = _completion(s)
     _write_row(s, RunStatus.COMPLETED, message)
     return RunStatus.COMPLETED, message
@@ -224,6 +233,7 @@ def _train_epoch(
     watch = StepWatch(epoch, scaled=s.scaler.is_enabled())
     batches = with_positives = quarantined = 0
     loss_sum = 0.0
+    s.guard.begin_epoch()
     for x, y, mask, ids in s.train_loader:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
         admitted, stop = _admit(s, x, y, ids, epoch)
         if admitted:
@@ -241,6 +251,9 @@ def _train_epoch(
         batches += 1
         with_positives += bool((y == 1).any())
         loss_sum += loss
+    stop = _end_epoch(s, epoch)
+    if stop is not None:  # every batch was quarantined: nothing was trained on
+        return _summary(s, epoch, started, batches, with_positives, loss_sum), [stop], stop
     summary = _summary(s, epoch, started, batches, with_positives, loss_sum)
     summary["quarantined"] = int(s.world.sum(quarantined)[0])
     records = watch.records(s.progress.step)
@@ -261,16 +274,38 @@ def _admit(
         passed, stopped = False, exc
     quarantined, halt = s.world.any_rank(not passed, stopped is not None)
     if halt:
-        message = stopped.message if stopped is not None else "another rank's batch guard stopped"
-        return False, MonitorRecord(
-            name=Monitor.BATCH_GUARD, epoch=epoch, step=s.progress.step, severity=Severity.ERROR,
-            passed=False, observed={"batches": s.guard.stats.batches,
-                                    "quarantined": s.guard.stats.quarantined},
-            expected=f"<= {s.guard.max_quarantine_fraction:.1%} quarantined", message=message,
-        )  # fmt: skip
+        return False, _guard_record(s, epoch, stopped)
     if quarantined and passed:
         s.quarantine.dropped(s.progress.step, ids)
     return not quarantined, None
+
+
+def _end_epoch(s: Session, epoch: int) -> MonitorRecord | None:
+    """The guard's end-of-epoch rule (no batch passed), agreed by every rank."""
+    stopped: GuardStopped | None = None
+    try:
+        s.guard.end_epoch()
+    except GuardStopped as exc:
+        stopped = exc
+    (halt,) = s.world.any_rank(stopped is not None)
+    return _guard_record(s, epoch, stopped) if halt else None
+
+
+def _guard_record(s: Session, epoch: int, stopped: GuardStopped | None) -> MonitorRecord:
+    """The error record of a batch guard that stopped the run (here, or on another rank)."""
+    g = s.guard
+    rules = (
+        f"< {g.max_consecutive_quarantines} quarantined in a row, >= 1 batch passed per epoch, "
+        f"<= {g.max_quarantine_fraction:.1%} quarantined"
+    )
+    message = stopped.message if stopped is not None else "another rank's batch guard stopped"
+    observed: dict[str, Any] = {"batches": g.stats.batches, "quarantined": g.stats.quarantined}
+    if stopped is not None:
+        observed |= {"rule": str(stopped.rule), "check": stopped.check}
+    return MonitorRecord(
+        name=Monitor.BATCH_GUARD, epoch=epoch, step=s.progress.step, severity=Severity.ERROR,
+        passed=False, observed=observed, expected=rules, message=message,
+    )  # fmt: skip
 
 
 def _step(s: Session, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
@@ -316,39 +351,49 @@ def _summary(
     }
 
 
-def _measure(s: Session, *, events: bool) -> tuple[Any, dict[str, Any] | None]:
-    """Rank 0's validation pass (the other ranks receive its result).
-
-    Returns:
-        The validation metrics, and with ``events`` on a seizure corpus, the event-level
-        evaluation (``train_events.event_evaluation``); else None.
-    """
+def _measure(s: Session) -> Any:
+    """Rank 0's validation pass (the other ranks receive its metrics); its window scores are
+    kept in ``s.last_scores`` for the evaluation after training."""
     if s.val_loader is None:
         raise RuntimeError(f"rank {s.world.rank} has no validation loader; only rank 0 validates")
-    scored: list[tuple[torch.Tensor, torch.Tensor]] | None = (
-        [] if events and s.event_scoring else None
-    )
-    metrics = validate(
-        s.raw, s.val_loader, device=s.world.device, threshold=s.config.monitors.threshold,
-        autocast=s.autocast, split=s.val_name, collect=scored,
-    )  # fmt: skip
-    if scored is None or not metrics.finite:
-        return metrics, None
-    ids = torch.cat([i for i, _ in scored]).numpy() if scored else np.zeros((0, 2), np.int64)
-    probabilities = torch.cat([p for _, p in scored]).numpy() if scored else np.zeros(0)
-    evaluation = event_evaluation(
-        s.manifest, ids, probabilities, threshold=s.config.monitors.threshold,
-        target_fa_per_24h=s.config.validation.target_false_alarms_per_24h,
-    )  # fmt: skip
-    return metrics, evaluation
+    metrics, s.last_scores = score_windows(s, s.val_loader, s.val_name)
+    return metrics
 
 
-def _score(summary: dict[str, Any], by: str) -> float | None:
-    """Higher is better: AUROC, or minus the validation loss; None when undefined."""
+def is_better(summary: dict[str, Any], best: dict[str, Any], by: str) -> bool:
+    """Whether an epoch's validation beats the best so far (``Progress.best``), by ``by``.
+
+    Higher AUROC (or lower loss) wins; equal values (an AUROC saturated at 1.000) are broken by
+    the lower validation loss, and when that ties too, the later epoch (this one) wins. An
+    epoch whose ``by`` metric is undefined never becomes the best.
+    """
+    score = _score(summary, by)
+    held = _held_score(best)
+    return score is not None and (held is None or score >= held)  # >=: ties go to this epoch
+
+
+def _held_score(best: dict[str, Any]) -> tuple[float, float] | None:
+    """The best epoch's ``_score``, or None before there is one (``validation_loss`` is
+    missing from checkpoints written before ties were broken: they lose a tie)."""
+    if not best:
+        return None
+    loss = best.get("validation_loss")
+    return best["score"], -float(loss) if loss is not None else -math.inf
+
+
+def _score(summary: dict[str, Any], by: str) -> tuple[float, float] | None:
+    """Higher is better: ``(AUROC or minus the validation loss, minus the validation loss)``.
+
+    The second element breaks ties of the first (an AUROC saturated at 1.000): the lower
+    validation loss wins, and when that ties too, the later epoch (``_write_checkpoint``).
+    None when the first is undefined.
+    """
+    loss = summary["validation"].get("loss")
+    loss = -float(loss) if loss is not None and math.isfinite(loss) else -math.inf
     value = summary["validation"].get("auroc" if by == "auroc" else "loss")
     if value is None or not math.isfinite(value):
         return None
-    return float(value) if by == "auroc" else -float(value)
+    return (float(value) if by == "auroc" else -float(value)), loss
 
 
 def _checkpoint(s: Session, summary: dict[str, Any]) -> None:
@@ -360,13 +405,13 @@ def _write_checkpoint(s: Session, summary: dict[str, Any]) -> None:
     by = s.config.checkpoint.best_by
     score = _score(summary, by)
     path = ckpt.checkpoint_path(s.run_dir, s.progress.epoch)
-    best = s.progress.best.get("score")
-    improved = score is not None and (best is None or score > best)
-    if improved:
+    improved = is_better(summary, s.progress.best, by)
+    if improved and score is not None:
         s.progress.best = {
-            "by": by, "score": score, "epoch": s.progress.epoch,
-            "path": str(s.run_dir / ckpt.BEST), "copy_of": path.name,
+            "by": by, "score": score[0], "validation_loss": summary["validation"].get("loss"),
+            "epoch": s.progress.epoch, "path": str(s.run_dir / ckpt.BEST), "copy_of": path.name,
         }  # fmt: skip
+        s.best_scores = (s.progress.epoch, summary["validation"], s.last_scores)
     ckpt.save_checkpoint(path, _payload(s, summary))
     if improved:
         ckpt.mark_best(path)
@@ -392,7 +437,11 @@ def _payload(s: Session, summary: dict[str, Any]) -> dict[str, Any]:
         "history": json.dumps(s.progress.history),
         "monitors": json.dumps([r.model_dump(mode="json") for r in s.progress.monitors]),
         "best": json.dumps(s.progress.best),
-        "guard": {"batches": s.guard.stats.batches, "quarantined": s.guard.stats.quarantined},
+        "guard": {
+            "batches": s.guard.stats.batches,
+            "quarantined": s.guard.stats.quarantined,
+            "consecutive": s.guard.stats.consecutive,
+        },
     }
 
 
@@ -404,11 +453,13 @@ def _completion(s: Session) -> str:
 
 
 def _write_row(s: Session, status: RunStatus, message: str) -> None:
-    """Rank 0 writes the run's metrics, checkpoints and monitor records into its row."""
+    """Rank 0 writes the run's metrics, checkpoints, monitor records and evaluation into its
+    row."""
     if not s.world.is_main:
         return
     update_run(
         s.manifest, s.run_id, status=status, message=message, metrics=s.progress.history,
         checkpoints={"kept": s.progress.kept, "best": s.progress.best or None},
         monitors=[r.model_dump(mode="json") for r in s.progress.monitors],
+        evaluation=s.evaluation,
     )  # fmt: skip

@@ -8,7 +8,8 @@ monitor                        when      fails when
 ``finite_loss``                step      the training loss is NaN or Inf
 ``finite_gradients``           step      the gradient norm is NaN or Inf (not with fp16 loss
                                          scaling, which skips such steps by design)
-``batch_guard``                step      the batch guard quarantined too many batches
+``batch_guard``                step      the batch guard stopped: 10 quarantines in a row,
+                                         an epoch with no batch passed, or too many in all
 ``batches_with_positives``     epoch     no training batch held a positive window (warning)
 ``finite_validation_scores``   epoch     a validation logit is NaN or Inf
 ``positive_prediction_rate``   epoch     the share of validation windows predicted positive is
@@ -17,6 +18,10 @@ monitor                        when      fails when
 ``logit_spread``               epoch     the validation logits' standard deviation is below
                                          ``min_logit_std`` (a constant model)
 =============================  ========  =====================================================
+
+Records that never stop a run: ``cache_rejected`` (recordings the cache cannot serve),
+``checkpoint_fallback`` (a resume skipped unreadable checkpoints) and ``held_out_in_validation``
+(a held-out split validates, so it chooses what it would measure: ``heldout``).
 
 Step monitors record a failure at its step, and one passing record per epoch (steps checked).
 The three collapse monitors (the last three) are warnings during the first ``warmup_epochs``
@@ -61,6 +66,7 @@ class Monitor(StrEnum):
     LOGIT_SPREAD = "logit_spread"
     CACHE_REJECTED = "cache_rejected"
     CHECKPOINT_FALLBACK = "checkpoint_fallback"
+    HELD_OUT_IN_VALIDATION = "held_out_in_validation"
 
 
 _COLLAPSE = frozenset({Monitor.POSITIVE_RATE, Monitor.POSITIVE_RECALL, Monitor.LOGIT_SPREAD})

@@ -76,11 +76,11 @@ def build_stamp_session(
             StampSource.load(m, start.train_split, column=column)
         )
         index, train = _only(index, train, start.subset)
-        val: Dataset[StampItem] | None = None
+        val = held_out = None
         if world.is_main:
-            val_index = WindowIndex.load(m, start.val_splits)
-            table = StampTable(StampSource.load(m, start.val_splits, column=column), augment=False)
-            _, val = _only(val_index, table, start.subset)
+            val = _scored_rows(m, start.val_splits, column, start.subset)
+            if start.held_out_splits:
+                held_out = _scored_rows(m, start.held_out_splits, column, start.subset)
     world.barrier()  # nobody holds the manifest open from here on: rank 0 may write
     bands = STAMP_SHAPE[0]
     model, raw = seeded_model(
@@ -93,20 +93,31 @@ def build_stamp_session(
         train, batch_sampler=batches, collate_fn=collate_stamps, num_workers=workers,
         generator=generator, pin_memory=pin,
     )  # fmt: skip
-    val_loader = None
-    if val is not None:
-        val_loader = DataLoader(
-            val, batch_size=config.validation.batch_size, collate_fn=collate_stamps,
+    val_loader, held_out_loader = (
+        None if rows is None else DataLoader(
+            rows, batch_size=config.validation.batch_size, collate_fn=collate_stamps,
             num_workers=workers, pin_memory=pin,
-        )  # fmt: skip
+        )
+        for rows in (val, held_out)
+    )  # fmt: skip
     quarantine = QuarantineLog()
     guard = BatchGuard(
         sample_shape=STAMP_SHAPE, min_positives=batches.min_positives, recorder=quarantine
     )
     return assemble_session(
-        config, world, start, Loaders(train_loader, batches, generator, val_loader),
+        config, world, start,
+        Loaders(train_loader, batches, generator, val_loader, held_out_loader),
         models=(model, raw), guard=guard, quarantine=quarantine, index=index,
     )  # fmt: skip
+
+
+def _scored_rows(
+    m: Manifest, splits: tuple[str, ...], column: str, subset: tuple[int, ...] | None
+) -> Dataset[StampItem]:
+    """The rows of validation or held-out splits, unaugmented (a smoke run's files only)."""
+    index = WindowIndex.load(m, splits)
+    table = StampTable(StampSource.load(m, splits, column=column), augment=False)
+    return _only(index, table, subset)[1]
 
 
 def _only(

@@ -4,8 +4,19 @@
 lives in ``BatchGuard.admit`` (and ``guard(batch)``, which returns the batch or ``None``): a batch
 with an error is **quarantined**: it is not returned, it is logged, and the guard's recorder
 writes it (``quarantine.ManifestRecorder``: the manifest's ``quarantine`` table, a row per
-window). Past ``max_quarantine_fraction`` of the batches seen (once ``min_batches`` were seen) the
-guard raises ``GuardStopped``, which the trainer turns into exit code 1.
+window). The guard raises ``GuardStopped`` (the trainer turns it into exit code 1) on whichever
+of three rules trips first (``GuardRule``):
+
+* ``consecutive_quarantines``: ``max_consecutive_quarantines`` batches in a row (default 10)
+  were quarantined, however few batches were seen;
+* ``no_batch_passed``: an epoch ended (``end_epoch``; ``GuardedLoader`` calls it when its loader
+  is exhausted) in which batches came and none passed, however few there were;
+* ``quarantine_fraction``: past ``max_quarantine_fraction`` of the batches seen, once
+  ``min_batches`` were seen.
+
+The first two name the first failing check of the streak or the epoch, so a wrong
+``expected_samples`` stops a 16-batch epoch with ``shape: x has shape ...`` instead of training
+on nothing.
 
 Checks, vectorized over the batch (the value checks cost four passes over ``x``: min, max, and
 a comparison with each):
@@ -47,6 +58,7 @@ __all__ = [
     "GuardCheck",
     "GuardIssue",
     "GuardResult",
+    "GuardRule",
     "GuardStats",
     "GuardStopped",
     "GuardedLoader",
@@ -72,23 +84,43 @@ class GuardCheck(StrEnum):
     CLIPPED_CHANNEL = "clipped_channel"
 
 
+class GuardRule(StrEnum):
+    """The rules that stop a run; ``GuardStopped.rule`` says which one did."""
+
+    CONSECUTIVE = "consecutive_quarantines"
+    NOTHING_PASSED = "no_batch_passed"
+    FRACTION = "quarantine_fraction"
+
+
 class GuardStopped(PreflightError):
     """Too many batches were quarantined; the run stops (the trainer exits with code 1).
 
     Args:
-        message: the numbers, and the last quarantine's reason.
+        message: the rule, the numbers, and the failing check.
         quarantined: batches quarantined so far.
         batches: batches seen so far.
         max_fraction: the allowed quarantined fraction.
+        rule: the rule that stopped the run.
+        check: the first failing check of the streak or epoch (``shape``, ``non_finite`` ...),
+            or for the fraction rule the last quarantine's; None when it was not a check.
     """
 
     def __init__(
-        self, message: str, *, quarantined: int, batches: int, max_fraction: float
+        self,
+        message: str,
+        *,
+        quarantined: int,
+        batches: int,
+        max_fraction: float,
+        rule: GuardRule = GuardRule.FRACTION,
+        check: str | None = None,
     ) -> None:
         super().__init__(message)
         self.quarantined = quarantined
         self.batches = batches
         self.max_fraction = max_fraction
+        self.rule = rule
+        self.check = check
 
 
 @dataclass(frozen=True)
@@ -156,11 +188,21 @@ class GuardStats:
         batches: batches seen.
         quarantined: batches quarantined.
         warnings: batches with each warning, by check name.
+        consecutive: batches quarantined since the last one that passed.
+        epoch_batches: batches seen since ``begin_epoch``.
+        epoch_passed: batches passed since ``begin_epoch``.
+        first_failure: the first error of the current streak of quarantines, or None.
+        epoch_first_failure: the first error of the current epoch, or None.
     """
 
     batches: int = 0
     quarantined: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
+    consecutive: int = 0
+    epoch_batches: int = 0
+    epoch_passed: int = 0
+    first_failure: GuardIssue | None = None
+    epoch_first_failure: GuardIssue | None = None
 
 
 class _Issues:
@@ -217,6 +259,8 @@ class BatchGuard:
         min_positives: positives every batch must hold (the batch sampler's promise).
         max_quarantine_fraction: above this share of quarantined batches the run stops.
         min_batches: batches to see before the fraction is judged.
+        max_consecutive_quarantines: this many quarantined batches in a row stop the run,
+            whatever ``min_batches`` says.
         clip_fraction: above this share of a channel's samples at its min or max, the
             channel is reported as clipped (a warning).
         recorder: called with every quarantined batch, e.g. a ``ManifestRecorder``; without
@@ -232,11 +276,16 @@ class BatchGuard:
         min_positives: int = 0,
         max_quarantine_fraction: float = 0.05,
         min_batches: int = 20,
+        max_consecutive_quarantines: int = 10,
         clip_fraction: float = 0.01,
         recorder: QuarantineRecorder | None = None,
     ) -> None:
         if not 0.0 <= max_quarantine_fraction <= 1.0:
             raise UsageError(f"max_quarantine_fraction {max_quarantine_fraction} is not in [0, 1]")
+        if max_consecutive_quarantines < 1:
+            raise UsageError(
+                f"max_consecutive_quarantines {max_consecutive_quarantines} is not >= 1"
+            )
         if (sample_shape is None) == (expected_channels is None or expected_samples is None):
             raise UsageError(
                 "give the batch guard either expected_channels and expected_samples (B, C, T), "
@@ -252,6 +301,7 @@ class BatchGuard:
         self.min_positives = min_positives
         self.max_quarantine_fraction = max_quarantine_fraction
         self.min_batches = min_batches
+        self.max_consecutive_quarantines = max_consecutive_quarantines
         self.clip_fraction = clip_fraction
         self.recorder = recorder
         self.stats = GuardStats()
@@ -371,14 +421,23 @@ class BatchGuard:
             The result; train on the batch only if ``result.passed``.
 
         Raises:
-            GuardStopped: the quarantined fraction passed ``max_quarantine_fraction``.
+            GuardStopped: ``max_consecutive_quarantines`` in a row, or the quarantined
+                fraction past ``max_quarantine_fraction`` (see ``GuardRule``).
         """
         result = self.check(x, y, ids)
         step = self.stats.batches if step is None else step
-        self.stats.batches += 1
-        self.stats.warnings.update({str(i.check) for i in result.warnings})
-        if not result.passed:
-            self.stats.quarantined += 1
+        stats = self.stats
+        stats.batches += 1
+        stats.epoch_batches += 1
+        stats.warnings.update({str(i.check) for i in result.warnings})
+        if result.passed:
+            stats.epoch_passed += 1
+            stats.consecutive, stats.first_failure = 0, None
+        else:
+            stats.quarantined += 1
+            stats.consecutive += 1
+            stats.first_failure = stats.first_failure or result.errors[0]
+            stats.epoch_first_failure = stats.epoch_first_failure or result.errors[0]
             log.warning(
                 "quarantined batch at step %d: %s",
                 step,
@@ -386,20 +445,67 @@ class BatchGuard:
             )
             if self.recorder is not None:
                 self.recorder(step, result)
+        self._stop_if_consecutive()
         self._stop_if_too_many(result)
         return result
+
+    def begin_epoch(self) -> None:
+        """Start counting an epoch's batches for ``end_epoch``."""
+        self.stats.epoch_batches = self.stats.epoch_passed = 0
+        self.stats.epoch_first_failure = None
+
+    def end_epoch(self) -> None:
+        """Stop the run if batches came since ``begin_epoch`` and none of them passed.
+
+        Raises:
+            GuardStopped: every batch of the epoch was quarantined (rule ``no_batch_passed``),
+                naming the epoch's first failing check.
+        """
+        stats = self.stats
+        if stats.epoch_batches == 0 or stats.epoch_passed > 0:
+            return
+        self._stop(
+            GuardRule.NOTHING_PASSED,
+            f"all {stats.epoch_batches} batches of the epoch were quarantined, so the model "
+            f"trained on nothing",
+            stats.epoch_first_failure,
+            "first failing check",
+        )
+
+    def _stop_if_consecutive(self) -> None:
+        stats = self.stats
+        if stats.consecutive < self.max_consecutive_quarantines:
+            return
+        self._stop(
+            GuardRule.CONSECUTIVE,
+            f"{stats.consecutive} batches in a row were quarantined (max_consecutive_quarantines "
+            f"{self.max_consecutive_quarantines})",
+            stats.first_failure,
+            "first failing check",
+        )
 
     def _stop_if_too_many(self, result: GuardResult) -> None:
         seen, bad = self.stats.batches, self.stats.quarantined
         if seen < self.min_batches or bad <= self.max_quarantine_fraction * seen:
             return
-        last = "; ".join(f"{i.check}: {i.message}" for i in result.errors) or "this batch passed"
-        raise GuardStopped(
+        self._stop(
+            GuardRule.FRACTION,
             f"quarantined {bad} of {seen} batches ({bad / seen:.1%}), above "
-            f"max_quarantine_fraction {self.max_quarantine_fraction:.1%}; last: {last}",
-            quarantined=bad,
-            batches=seen,
+            f"max_quarantine_fraction {self.max_quarantine_fraction:.1%}",
+            result.errors[0] if result.errors else None,
+            "last",
+        )
+
+    def _stop(self, rule: GuardRule, why: str, issue: GuardIssue | None, which: str) -> None:
+        """Raise ``GuardStopped`` for ``rule``, naming ``issue`` (a failing check) if any."""
+        told = f"{which}: {issue.check}: {issue.message}" if issue else "last: this batch passed"
+        raise GuardStopped(
+            f"{why}; {told}",
+            quarantined=self.stats.quarantined,
+            batches=self.stats.batches,
             max_fraction=self.max_quarantine_fraction,
+            rule=rule,
+            check=None if issue is None else str(issue.check),
         )
 
     def __call__(self, batch: _B, *, step: int | None = None) -> _B | None:
@@ -445,13 +551,21 @@ class GuardedLoader(Generic[_B]):
         self.batches_with_positives = 0
 
     def __iter__(self) -> Iterator[_B]:
+        """The healthy batches of one pass over the loader (an epoch).
+
+        Raises:
+            GuardStopped: as ``BatchGuard.admit``; and, once the loader is exhausted, when
+                batches came and none passed (``BatchGuard.end_epoch``).
+        """
         self.batches = self.batches_with_positives = 0
+        self.guard.begin_epoch()
         for batch in self.loader:
             result = self.guard.admit(*unpack_batch(batch))
             if result.passed:
                 self.batches += 1
                 self.batches_with_positives += result.n_positive > 0
                 yield batch
+        self.guard.end_epoch()
 
     def __len__(self) -> int:
         """The loader's length: an upper bound, as quarantined batches are skipped."""

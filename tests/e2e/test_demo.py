@@ -25,7 +25,22 @@ def test_demo_passes_fails_trains_and_reports(
     assert "dev split has 0 positive windows (needs >= 1)" in text
     assert result.run.status == "completed", result.run.message
     assert result.run.metrics[0]["validation"]["auroc"] is not None
+    assert result.run.audit is not None
+    dev, held = result.run.audit.splits["dev"], result.run.audit.splits["eval"]
+    assert result.run.metrics[0]["validation"]["windows"] == dev.windows  # eval: never peeked at
+    final = result.run.evaluation
+    assert final is not None
+    assert (final["held_out"]["splits"], final["held_out"]["window"]["windows"]) == (
+        ["eval"],
+        held.windows,
+    )
+    chosen = final["validation"]["events"]["at_target"]["threshold"]
+    assert final["held_out"]["events"]["at_target"]["threshold"] == chosen
+    assert "Held out (eval): scored once, with these weights and the thresholds chosen on dev" in (
+        " ".join(text.split())
+    )
     html = result.report.read_text()
     assert "Training run" in html
+    assert "held out (eval)" in html
     assert "http://" not in html
     assert "https://" not in html

@@ -95,7 +95,8 @@ def test_smoke_trains_one_short_epoch_on_two_and_two_per_split(
     assert epoch["batches"] == epoch["with_positives"] == STEPS
     assert epoch["validation"]["windows"] == windows  # only the subset's dev recordings
     assert epoch["validation"]["auroc"] is not None
-    assert epoch["events"]["scorer"] == "SzCORE any-overlap"
+    assert run.evaluation is not None
+    assert run.evaluation["validation"]["events"]["scorer"] == "SzCORE any-overlap"
     assert subset.per_split == {"train": (2, 2), "dev": (2, 2)}
     rows = _subset_rows(manifest, subset)
     for split in ("train", "dev"):
@@ -105,7 +106,7 @@ def test_smoke_trains_one_short_epoch_on_two_and_two_per_split(
     assert sorted(p.name for p in Path(run.run_dir or "").iterdir()) == ["best.pt", "epoch-0001.pt"]
     page = html.read_text(encoding="utf-8")
     assert "Training run" in page
-    assert "Event-level evaluation (SzCORE any-overlap)" in page
+    assert "Event-level evaluation, validation (SzCORE any-overlap)" in page
     shown = CliRunner().invoke(cli, ["runs", "show", run.run_id, "--config", str(config)])
     assert "(smoke)" in shown.output
     assert "SzCORE any-overlap over 4 validation" in shown.output
@@ -157,7 +158,9 @@ def test_smoke_turns_no_check_off() -> None:
 def test_a_completed_run_reports_event_scores(corpus: Path, tmp_path: Path) -> None:
     config = load_run_config(write_config(tmp_path, corpus, train={"epochs": 1}))
     result = train(config)
-    events = result.metrics[-1]["events"]
+    assert result.evaluation is not None
+    assert result.evaluation["held_out"] is None  # train and dev only: nothing held out
+    events = result.evaluation["validation"]["events"]
     assert events["params"]["tolerance_start_s"] == 30
     assert events["params"]["tolerance_end_s"] == 60
     with Manifest.open(corpus / ".preflight" / "manifest.duckdb", read_only=True) as m:
@@ -176,7 +179,8 @@ def test_a_completed_run_reports_event_scores(corpus: Path, tmp_path: Path) -> N
 
 def test_smoke_on_image_stamps_trains_on_the_smallest_files_of_each_class(tmp_path: Path) -> None:
     """A table source: per tier, the two smallest files holding each class (4 files of 64 rows
-    per tier here, every file holding both: two files per tier), one short epoch."""
+    per tier here, every file holding both: two files per tier), one short epoch; the debug
+    tier, named held out, is scored once at the end and never validates."""
     from preflight.synth.stamps import StampSpec, synthesize_stamps
 
     corpus = synthesize_stamps(tmp_path / "stamps", StampSpec(files_per_tier=4, rows_per_file=32))
@@ -185,11 +189,11 @@ def test_smoke_on_image_stamps_trains_on_the_smallest_files_of_each_class(tmp_pa
         f"data: {{source: {corpus.root}}}\n"
         "parquet: {label_column: is_control, label_map: {0: positive, 1: negative},"
         " group_column: region, sample_column: stamp_npz}\n"
-        "gate: {train_split: train, evaluation_splits: [dev], batch_size: 8}\n"
+        "gate: {train_split: train, evaluation_splits: [dev, debug], batch_size: 8}\n"
         "model: {name: stamp_resnet, kwargs: {widths: [8]}}\n"
         "train: {batch_size: 8, target_positive_fraction: 0.5, min_positives: 2,"
         " spread: window, device: cpu}\n"
-        "validation: {splits: [dev], batch_size: 64}\n",
+        "validation: {splits: [dev], held_out: [debug], batch_size: 64}\n",
         encoding="utf-8",
     )
     result = smoke(load_run_config(config))
@@ -198,6 +202,11 @@ def test_smoke_on_image_stamps_trains_on_the_smallest_files_of_each_class(tmp_pa
     assert epoch["batches"] == epoch["with_positives"] == STEPS
     assert epoch["validation"]["windows"] == 2 * 32  # two dev files of 32 rows
     assert "events" not in epoch  # rows of a table have no events to score
+    assert result.evaluation is not None
+    held = result.evaluation["held_out"]
+    assert (held["splits"], held["window"]["windows"]) == (["debug"], 2 * 32)
+    assert held["window"]["auroc"] is not None
+    assert "events" not in held
     with Manifest.open(corpus.root / ".preflight" / "manifest.duckdb", read_only=True) as m:
         subset = choose_files(m, ("train", "dev"))
         (kind,) = m.query("SELECT kind FROM runs WHERE run_id = ?", [result.run_id])[0]

@@ -362,3 +362,114 @@ def test_torchrun_two_processes_on_cpu(healthy: Path, tmp_path: Path) -> None:
     history = json.loads(payload["history"])
     assert [h["batches"] for h in history] == [8, 8]  # 4 steps on each of 2 ranks
     assert json.loads(payload["config"]) == json.loads(config.model_dump_json())
+
+
+@pytest.fixture(scope="module")
+def with_eval(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train, dev and eval splits of two patients each (a TUSZ layout): dev validates, eval is
+    held out."""
+    return _corpus(tmp_path_factory.mktemp("with_eval") / "corpus", eval_patients=2)
+
+
+def _windows(corpus: Path, split: str) -> int:
+    with Manifest.open(corpus / ".preflight" / "manifest.duckdb", read_only=True) as m:
+        return int(m.query("SELECT count(*) FROM window_labels WHERE split = ?", [split])[0][0])
+
+
+@pytest.mark.slow
+def test_validation_chooses_and_the_held_out_split_is_scored_once(
+    cli: typer.Typer, with_eval: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoint, monitors and the false-alarm threshold come from dev alone; eval is scored
+    once at the end with best.pt and dev's threshold, and reported apart as held out."""
+    from preflight.training import final as train_final
+
+    passes: list[str] = []
+    real_validate = train_final.validate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(kwargs["split"])
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(train_final, "validate", counted)
+    config = write_config(tmp_path, with_eval)
+    html = tmp_path / "run.html"
+    result = CliRunner().invoke(cli, ["train", str(config), "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    assert passes.count("eval") == 1  # held out: scored once, never per epoch
+    assert set(passes) == {"dev", "eval"}
+    text = " ".join(result.output.split())
+    assert "Validation (dev): chooses the checkpoint" in text
+    assert (
+        "Held out (eval): scored once, with these weights and the thresholds chosen on dev" in text
+    )
+    listed = json.loads(CliRunner().invoke(cli, ["runs", "--config", str(config), "--json"]).output)
+    run = next(r for r in listed if r["config"]["checkpoint"]["dir"] == str(tmp_path / "runs"))
+    dev, held_windows = _windows(with_eval, "dev"), _windows(with_eval, "eval")
+    assert all(m["validation"]["windows"] == dev for m in run["metrics"])  # eval never peeked at
+    assert all("events" not in m for m in run["metrics"])
+    final = run["evaluation"]
+    assert final["checkpoint"]["name"] == BEST
+    assert final["checkpoint"]["epoch"] == run["checkpoints"]["best"]["epoch"]
+    assert final["validation"]["splits"] == ["dev"]
+    held = final["held_out"]
+    assert (held["splits"], held["window"]["windows"]) == (["eval"], held_windows)
+    chosen = final["validation"]["events"]["at_target"]["threshold"]
+    assert held["events"]["threshold_chosen_on"] == "dev"
+    assert held["events"]["at_target"]["threshold"] == chosen  # not chosen again on eval
+    assert held["events"]["role"] == "held out"
+    assert final["warnings"] == []
+    shown = CliRunner().invoke(cli, ["runs", "show", run["run_id"], "--config", str(config)])
+    assert "Held out (eval)" in " ".join(shown.output.split())
+    page = html.read_text()
+    assert "held out (eval)" in page
+    assert "Event-level evaluation, held out" in page
+
+
+@pytest.mark.slow
+def test_a_held_out_split_in_validation_is_a_warning_recorded_in_the_run(
+    with_eval: Path, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path, with_eval, validation={"splits": ["dev", "eval"]},
+        train={"epochs": 1, "steps_per_epoch": 4}, monitors={"warmup_epochs": 1},
+    )  # fmt: skip
+    result = train(load_run_config(config))
+    assert result.status is RunStatus.COMPLETED, result.message
+    (warned,) = [m for m in result.monitors if m.name == Monitor.HELD_OUT_IN_VALIDATION]
+    assert warned.severity is Severity.WARNING
+    assert warned.observed == ["eval"]
+    assert "validation uses held-out split(s) eval" in warned.message
+    assert result.evaluation is not None
+    assert result.evaluation["held_out"] is None
+    assert result.evaluation["warnings"] == [warned.message]
+    windows = _windows(with_eval, "dev") + _windows(with_eval, "eval")
+    assert result.metrics[0]["validation"]["windows"] == windows
+
+
+@pytest.mark.slow
+def test_a_run_whose_every_batch_is_quarantined_stops(
+    healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four batches, all of them poisoned: under min_batches, the run still stops at the end of
+    the epoch, naming the check, and never validates or writes a checkpoint."""
+    original = EEGWindowDataset.__getitems__
+
+    def poisoned(self: EEGWindowDataset, indices: Sequence[int]) -> Any:
+        batch = original(self, indices)
+        if len(indices) == 8:  # training batches (validation batches hold 64)
+            batch.batch.x[0, 0, 0] = float("nan")
+        return batch
+
+    monkeypatch.setattr(EEGWindowDataset, "__getitems__", poisoned)
+    config = write_config(tmp_path, healthy, train={"epochs": 2, "steps_per_epoch": 4})
+    result = train(load_run_config(config))
+    assert result.status is RunStatus.STOPPED_BY_MONITOR
+    assert "all 4 batches of the epoch were quarantined" in result.message
+    assert "first failing check: non_finite" in result.message
+    stop = result.monitors[-1]
+    assert (stop.name, stop.observed["rule"], stop.observed["check"]) == (
+        Monitor.BATCH_GUARD, "no_batch_passed", "non_finite",
+    )  # fmt: skip
+    assert result.checkpoints == []
+    assert "validation" not in result.metrics[0]

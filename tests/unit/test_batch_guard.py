@@ -18,6 +18,7 @@ from preflight.validators.batch_guard import (
     GuardCheck,
     GuardedLoader,
     GuardResult,
+    GuardRule,
     GuardStopped,
     unpack_batch,
 )
@@ -170,6 +171,65 @@ def test_under_the_fraction_the_run_goes_on() -> None:
     for step in range(40):
         guard((bad if step % 10 == 9 else x, y, ids))
     assert (guard.stats.batches, guard.stats.quarantined) == (40, 4)
+
+
+def _loader(batches: int, seed: int = 0) -> DataLoader[tuple[torch.Tensor, ...]]:
+    """``batches`` healthy batches of B windows (C channels of T samples) in order."""
+    n = batches * B
+    x = torch.randn(n, C, T, generator=torch.Generator().manual_seed(seed))
+    y = (torch.arange(n) % 4 == 0).float()
+    ids = torch.stack([torch.zeros(n, dtype=torch.int64), torch.arange(n)], dim=1)
+    return DataLoader(TensorDataset(x, y, ids), batch_size=B)
+
+
+def test_an_epoch_in_which_no_batch_passed_stops_naming_the_first_check() -> None:
+    """The incident: the wrong expected_samples quarantined all 16 batches of an epoch, and the
+    fraction rule (judged from min_batches=20 on) let the loop go on training on nothing."""
+    guard = BatchGuard(C, T + 1, max_consecutive_quarantines=100)  # min_batches 20 > 16
+    guarded = GuardedLoader(_loader(16), guard)
+    with pytest.raises(GuardStopped) as stopped:
+        list(guarded)
+    assert stopped.value.rule is GuardRule.NOTHING_PASSED
+    assert (stopped.value.check, stopped.value.quarantined, stopped.value.batches) == (
+        "shape",
+        16,
+        16,
+    )
+    text = str(stopped.value)
+    assert "all 16 batches of the epoch were quarantined" in text
+    assert (
+        f"first failing check: shape: x has shape ({B}, {C}, {T}), expected (B, {C}, {T + 1})"
+        in text
+    )
+
+
+def test_one_passing_batch_keeps_the_epoch_going() -> None:
+    guard = BatchGuard(C, T, max_quarantine_fraction=1.0)
+    bad = [(x.clone().fill_(float("nan")), y, ids) for x, y, ids in _loader(5)]
+    good = next(iter(_loader(1)))
+    assert len(list(GuardedLoader([*bad, good], guard))) == 1
+    assert (guard.stats.epoch_batches, guard.stats.epoch_passed) == (6, 1)
+
+
+def test_consecutive_quarantines_stop_whatever_min_batches_says() -> None:
+    """Ten quarantines in a row stop at the tenth; a batch that passes starts the count again."""
+    guard = BatchGuard(C, T, max_quarantine_fraction=1.0, min_batches=1000)
+    x, y, ids = batch()
+    nan, short = x.clone(), x[..., :-1]
+    nan[0, 0, 0] = float("nan")
+    for step in range(9):
+        guard((nan, y, ids), step=step)
+    guard((x, y, ids))  # passes: the streak ends
+    for step in range(9):
+        guard((short if step == 0 else nan, y, ids))
+    with pytest.raises(GuardStopped) as stopped:
+        guard((nan, y, ids))
+    assert stopped.value.rule is GuardRule.CONSECUTIVE
+    assert stopped.value.check == "shape"  # the first of the streak, not the last
+    assert "10 batches in a row were quarantined (max_consecutive_quarantines 10)" in str(
+        stopped.value
+    )
+    assert (guard.stats.batches, guard.stats.quarantined) == (20, 19)
 
 
 def test_guarded_loader_yields_only_healthy_batches() -> None:

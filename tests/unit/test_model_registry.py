@@ -75,7 +75,12 @@ def test_record_survives_a_weights_only_checkpoint_and_rebuilds_the_same_model()
     model = build_model("stamp_resnet", widths=(8, 16), blocks_per_stage=2).eval()
     assert model_args(model) == {
         "name": "stamp_resnet",
-        "kwargs": {"in_channels": 3, "widths": [8, 16], "blocks_per_stage": 2},
+        "kwargs": {
+            "in_channels": 3,
+            "widths": [8, 16],
+            "blocks_per_stage": 2,
+            "channels_last": False,
+        },
     }
     buffer = io.BytesIO()
     torch.save({"model_args": model_args(model), "model": model.state_dict()}, buffer)

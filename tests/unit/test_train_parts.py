@@ -36,7 +36,7 @@ from preflight.run_config import (
 )
 from preflight.training import checkpoint as ckpt
 from preflight.training.distributed import World
-from preflight.training.loop import compute_loss, learning_rate
+from preflight.training.loop import compute_loss, is_better, learning_rate
 from preflight.training.monitors import (
     Monitor,
     MonitorRecord,
@@ -284,6 +284,57 @@ def test_runs_table(tmp_path: Path) -> None:
             get_run(m, "2025")
         with pytest.raises(UsageError, match="no run 'x'"):
             get_run(m, "x")
+
+
+# The runs table as released before the evaluation after training existed.
+OLD_RUNS_DDL = """CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, started TIMESTAMP NOT NULL,
+    finished TIMESTAMP, status VARCHAR NOT NULL, message VARCHAR, config VARCHAR NOT NULL,
+    audit_id INTEGER, run_dir VARCHAR, metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR
+)"""
+
+
+def test_a_runs_table_from_before_the_evaluation_column_is_read_and_migrated(
+    tmp_path: Path,
+) -> None:
+    """A manifest whose runs table lacks ``evaluation`` reads read-only (as NULL); the next
+    write adds the column."""
+    manifest = tmp_path / "m.duckdb"
+    with Manifest.open(manifest) as m:
+        m.con.execute(OLD_RUNS_DDL)
+        m.con.execute(
+            "INSERT INTO runs VALUES ('20240101-000000-old000', 'train', now(), NULL, "
+            "'completed', 'done', '{}', 1, NULL, '[{\"epoch\": 1}]', '{}', '[]')"
+        )
+    with Manifest.open(manifest, read_only=True) as m:
+        (old,) = list_runs(m)
+    assert (old.metrics, old.evaluation) == ([{"epoch": 1}], None)
+    update_run(
+        manifest, old.run_id, metrics=old.metrics, checkpoints={}, monitors=[],
+        status=RunStatus.COMPLETED, message="done", evaluation={"held_out": None},
+    )  # fmt: skip
+    with Manifest.open(manifest, read_only=True) as m:
+        assert get_run(m, old.run_id).evaluation == {"held_out": None}
+
+
+def _validation(auroc: float | None, loss: float) -> dict[str, object]:
+    return {"validation": {"auroc": auroc, "loss": loss}}
+
+
+def test_best_checkpoint_ties_go_to_the_lower_loss_then_the_later_epoch() -> None:
+    """AUROC saturated at 1.000 on three epochs: the lower validation loss wins, and on equal
+    loss too, the later epoch."""
+    best = {"by": "auroc", "score": 1.0, "validation_loss": 0.20, "epoch": 2}
+    assert is_better(_validation(1.0, 0.10), best, "auroc")  # same AUROC, lower loss
+    assert not is_better(_validation(1.0, 0.30), best, "auroc")  # same AUROC, higher loss
+    assert is_better(_validation(1.0, 0.20), best, "auroc")  # both equal: the later epoch
+    assert not is_better(_validation(0.99, 0.01), best, "auroc")
+    assert not is_better(_validation(None, 0.01), best, "auroc")  # undefined never wins
+    assert is_better(_validation(0.5, 0.9), {}, "auroc")  # the first defined epoch
+    by_loss = {"by": "loss", "score": -0.2, "validation_loss": 0.2, "epoch": 1}
+    assert is_better(_validation(0.7, 0.2), by_loss, "loss")  # equal loss: the later epoch
+    old = {"by": "auroc", "score": 1.0, "epoch": 1}  # a checkpoint from before tie-breaking
+    assert is_better(_validation(1.0, 0.5), old, "auroc")
 
 
 def test_a_single_process_world_needs_no_process_group() -> None:
