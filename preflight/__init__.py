@@ -63,7 +63,7 @@ _LAZY = {
     "collect_plot_data": "preflight.reports.plots",
     "RunConfig": "preflight.run_config",
     "load_run_config": "preflight.run_config",
-    "RunResult": "preflight.pipelines.train",
+    "RunResult": "preflight.reports.model",
     "train": "preflight.pipelines.train",
     "smoke": "preflight.pipelines.train",
 }

@@ -102,13 +102,10 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
 
 
 def _write_html(run_id: str, config: RunConfig, path: Path) -> None:
-    """The run's HTML report (``reports.training.run_html``), written atomically."""
-    from preflight.manifest.runs import get_run
-    from preflight.manifest.store import Manifest, default_path
+    """The run's HTML report (``pipelines.train.run_page``), written atomically."""
+    from preflight.manifest.store import default_path
+    from preflight.pipelines.train import run_page
     from preflight.reports.json_report import write_text_atomic
-    from preflight.reports.training import run_html
 
     manifest = config.data.manifest or default_path(config.data.source)
-    with Manifest.open(manifest, read_only=True) as m:
-        run = get_run(m, run_id)
-    write_text_atomic(path, run_html(manifest, run))
+    write_text_atomic(path, run_page(manifest, run_id))

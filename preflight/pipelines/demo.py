@@ -16,9 +16,8 @@ from typing import Any
 
 from rich.console import Console
 
-from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit
-from preflight.pipelines.train import RunResult, train
+from preflight.pipelines.train import RunResult, run_page, train
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.terminal import render_audit
 from preflight.reports.training import final_lines
@@ -116,12 +115,6 @@ def _epoch(console: Console, m: dict[str, Any]) -> None:
 
 
 def _html(run: RunResult) -> str:
-    from preflight.manifest.runs import get_run
-    from preflight.reports.training import run_html
-
     if run.audit is None:
         raise RuntimeError("the demo's run has no audit report")  # rank 0 always has one
-    manifest = run.audit.manifest.path
-    with Manifest.open(manifest, read_only=True) as m:
-        record = get_run(m, run.run_id)
-    return run_html(manifest, record, title="preflight demo")
+    return run_page(run.audit.manifest.path, run.run_id, title="preflight demo")

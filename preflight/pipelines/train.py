@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,63 +32,43 @@ from preflight.data.montage import check_recordings
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
 from preflight.manifest.runs import (
     RunStatus,
+    get_run,
     new_run_id,
     resumable_runs,
     set_status,
     start_run,
 )
-from preflight.manifest.store import Manifest, default_path
-from preflight.pipelines.audit import audit, scan_options
+from preflight.manifest.store import Manifest, ManifestKind, default_path
+from preflight.pipelines.audit import audit, last_report, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
-from preflight.reports.model import AuditReport
+from preflight.reports.model import AuditReport, RunResult
 from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
 from preflight.training import checkpoint as ckpt
 from preflight.training.distributed import World
-from preflight.training.eeg import Start, build_session
+from preflight.training.eeg import build_eeg_session
 from preflight.training.heldout import SplitRoles, peeking_record, split_roles
 from preflight.training.loop import EpochCallback, run_epochs
 from preflight.training.monitors import Monitor, MonitorRecord
+from preflight.training.session import Session, Start
+from preflight.training.stamps import build_stamp_session
 
-__all__ = ["RunResult", "smoke", "train"]
+__all__ = ["RunResult", "run_page", "smoke", "train"]
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """How a run ended.
+def run_page(manifest: str | Path, run_id: str, *, title: str | None = None) -> str:
+    """The HTML page of a recorded run: the audit whose gate let it train, its epochs and its
+    evaluation (``reports.training.run_html``).
 
-    Attributes:
-        run_id: the run's id (its row in the manifest's ``runs`` table).
-        status: completed, stopped_by_monitor or gate_failed (a failure raises instead).
-        message: why it ended so: the gate's failed checks, the monitor's diagnosis, or the
-            best validation score.
-        rank: this process's rank (0 without torchrun); only rank 0 holds the details.
-        audit: the audit report whose gate decided (rank 0).
-        metrics: one summary per epoch (training loss, validation metrics ...).
-        monitors: every monitor record.
-        checkpoints: the epoch checkpoints kept.
-        best_checkpoint: ``best.pt``, or None.
-        run_dir: the run's folder, or None when the gate failed.
-        evaluation: a completed run's evaluation after training (``train_final``): the
-            chosen checkpoint, validation's scores and the held-out splits' scores.
+    Raises:
+        UsageError: no such run, or its audit is not in the manifest.
     """
+    from preflight.reports.training import run_html
 
-    run_id: str
-    status: RunStatus
-    message: str
-    rank: int = 0
-    audit: AuditReport | None = None
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    monitors: list[MonitorRecord] = field(default_factory=list)
-    checkpoints: list[str] = field(default_factory=list)
-    best_checkpoint: str | None = None
-    run_dir: Path | None = None
-    evaluation: dict[str, Any] | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """0 when completed, 1 when the gate or a monitor said no."""
-        return 0 if self.status is RunStatus.COMPLETED else 1
+    with Manifest.open(manifest, read_only=True) as m:
+        run = get_run(m, run_id)
+        report = last_report(m, run.audit_id)
+    return run_html(manifest, run, report, title=title)
 
 
 @dataclass(frozen=True)
@@ -196,6 +176,14 @@ def _deterministic(mode: bool) -> None:
         torch._C._set_deterministic_algorithms(mode)
 
 
+def _build_session(config: RunConfig, world: World, start: Start, *, progress: bool) -> Session:
+    """The EEG session for a manifest of recordings, the stamp session for Parquet tables."""
+    with Manifest.open(start.manifest, read_only=True) as m:
+        tables = m.kind is ManifestKind.TABLES
+    build = build_stamp_session if tables else build_eeg_session
+    return build(config, world, start, progress=progress)
+
+
 def _train(
     config: RunConfig,
     world: World,
@@ -206,7 +194,7 @@ def _train(
 ) -> RunResult:
     """Build and run; any failure marks the run failed (then propagates)."""
     try:
-        session = build_session(config, world, start, progress=progress)
+        session = _build_session(config, world, start, progress=progress)
         status, message = run_epochs(session, on_epoch)
     except BaseException as exc:
         if world.is_main:
@@ -214,12 +202,12 @@ def _train(
             with contextlib.suppress(PreflightError):  # the original error is the one to see
                 set_status(start.manifest, start.run_id, RunStatus.FAILED, why)
         raise
-    best = session.progress.best.get("path")
+    best = session.book.best.get("path")
     return RunResult(
         run_id=start.run_id, status=status, message=message, rank=world.rank, audit=report,
-        metrics=session.progress.history, monitors=session.progress.monitors,
-        checkpoints=session.progress.kept, best_checkpoint=best, run_dir=start.run_dir,
-        evaluation=session.evaluation,
+        metrics=session.book.history, monitors=session.book.monitors,
+        checkpoints=session.book.kept, best_checkpoint=best, run_dir=start.run_dir,
+        evaluation=session.book.evaluation,
     )  # fmt: skip
 
 
@@ -288,7 +276,7 @@ def _smoke_subset(
     train_split, val_splits = roles.train, roles.validation
     splits = (train_split, *val_splits, *roles.held_out)
     with Manifest.open(manifest, read_only=True) as m:
-        table = m.meta("format") == "parquet"
+        table = m.kind is ManifestKind.TABLES
         if table:
             subset = choose_files(m, splits)
         else:

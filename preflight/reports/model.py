@@ -5,13 +5,19 @@ The JSON shape is the contract in ARCHITECTURE.md; ``provenance`` and ``scan`` a
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from preflight.manifest.queries import SplitStats
+from preflight.manifest.runs import RunStatus
 from preflight.manifest.store import ManifestKind
 from preflight.results import CheckResult, Verdict
+
+if TYPE_CHECKING:  # torch: only a training run holds monitor records
+    from preflight.training.monitors import MonitorRecord
 
 
 class ManifestInfo(BaseModel):
@@ -77,3 +83,41 @@ class AuditReport(BaseModel):
     def to_json(self) -> str:
         """The report as indented JSON."""
         return self.model_dump_json(indent=2)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended.
+
+    Attributes:
+        run_id: the run's id (its row in the manifest's ``runs`` table).
+        status: completed, stopped_by_monitor or gate_failed (a failure raises instead).
+        message: why it ended so: the gate's failed checks, the monitor's diagnosis, or the
+            best validation score.
+        rank: this process's rank (0 without torchrun); only rank 0 holds the details.
+        audit: the audit report whose gate decided (rank 0).
+        metrics: one summary per epoch (training loss, validation metrics ...).
+        monitors: every monitor record.
+        checkpoints: the epoch checkpoints kept.
+        best_checkpoint: ``best.pt``, or None.
+        run_dir: the run's folder, or None when the gate failed.
+        evaluation: a completed run's evaluation after training (``training.final``): the
+            chosen checkpoint, validation's scores and the held-out splits' scores.
+    """
+
+    run_id: str
+    status: RunStatus
+    message: str
+    rank: int = 0
+    audit: AuditReport | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    monitors: list[MonitorRecord] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)
+    best_checkpoint: str | None = None
+    run_dir: Path | None = None
+    evaluation: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when completed, 1 when the gate or a monitor said no."""
+        return 0 if self.status is RunStatus.COMPLETED else 1

@@ -13,7 +13,7 @@ from preflight.reports.training import evaluation, event_lines, final_lines
 from preflight.results import Severity
 
 if TYPE_CHECKING:
-    from preflight.pipelines.train import RunResult
+    from preflight.reports.model import RunResult
 
 __all__ = ["render_epoch", "render_result", "render_run", "render_runs"]
 

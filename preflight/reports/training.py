@@ -17,6 +17,7 @@ from typing import Any
 from preflight.manifest.runs import RunRecord
 from preflight.manifest.store import Manifest
 from preflight.reports.html import Section
+from preflight.reports.model import AuditReport
 from preflight.reports.plots import Figure, figure_data_uri
 
 __all__ = [
@@ -175,18 +176,21 @@ def evaluation_section(events: Mapping[str, Any]) -> Section:
     )  # fmt: skip
 
 
-def run_html(manifest: str | Path, run: RunRecord, title: str | None = None) -> str:
+def run_html(
+    manifest: str | Path, run: RunRecord, report: AuditReport, title: str | None = None
+) -> str:
     """A self-contained HTML page for a recorded run: its audit, training, and evaluation.
 
-    Raises:
-        UsageError: the run's audit is not in the manifest.
+    Args:
+        manifest: the manifest holding the run (its plots are read from it).
+        run: the run's row.
+        report: the audit whose gate let the run train (``pipelines.audit.last_report``).
+        title: the page title (default ``preflight train`` or ``preflight smoke``).
     """
-    from preflight.pipelines.audit import last_report
     from preflight.reports.html import render_html
     from preflight.reports.plots import collect_plot_data
 
     with Manifest.open(manifest, read_only=True) as m:
-        report = last_report(m, run.audit_id)
         extras = collect_plot_data(m)
     sections = [training_section(run.run_id, str(run.status), run.message or "", run.metrics)]
     events = evaluation(run.metrics)

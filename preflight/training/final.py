@@ -34,27 +34,26 @@ from torch.utils.data import DataLoader
 from preflight.evaluation.events import event_evaluation
 from preflight.training import checkpoint as ckpt
 from preflight.training.monitors import Monitor
+from preflight.training.session import Scores, Session
 from preflight.training.validation import validate
 
 if TYPE_CHECKING:
-    from preflight.training.loop import Session
     from preflight.training.monitors import ValidationMetrics
 
 __all__ = ["TIE_BREAK", "Scores", "final_evaluation", "score_windows"]
 
-Scores = tuple[np.ndarray, np.ndarray]  # ids int (N, 2), probabilities float (N,)
 TIE_BREAK = "ties broken by the lower validation loss, then the later epoch"
 
 
 def score_windows(
     s: Session, loader: DataLoader[Any], name: str
 ) -> tuple[ValidationMetrics, Scores | None]:
-    """One scoring pass of ``s.raw`` over ``loader``: the metrics at the monitors' threshold,
+    """One scoring pass of ``s.engine.raw`` over ``loader``: the metrics at the monitors' threshold,
     and on a seizure corpus the window scores the event evaluation needs."""
-    scored: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if s.event_scoring else None
+    scored: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if s.run.event_scoring else None
     metrics = validate(
-        s.raw, loader, device=s.world.device, threshold=s.config.monitors.threshold,
-        autocast=s.autocast, split=name, collect=scored,
+        s.engine.raw, loader, device=s.run.world.device, threshold=s.run.config.monitors.threshold,
+        autocast=s.engine.autocast, split=name, collect=scored,
     )  # fmt: skip
     if scored is None:
         return metrics, None
@@ -65,35 +64,35 @@ def score_windows(
 
 def final_evaluation(s: Session) -> dict[str, Any]:
     """Rank 0: validation's figures under the chosen weights, then the held-out splits scored
-    once (see the module docstring). Leaves the chosen weights in ``s.raw``."""
+    once (see the module docstring). Leaves the chosen weights in ``s.engine.raw``."""
     chosen = _chosen_weights(s)
     window, scores = _validation(s, chosen["epoch"])
-    validation: dict[str, Any] = {"splits": s.val_name.split("+"), "window": window}
+    validation: dict[str, Any] = {"splits": s.run.val_name.split("+"), "window": window}
     events = None
     if scores is not None:
         events = _events(s, scores, role="validation")
         validation["events"] = events
-    warnings = [r.message for r in s.progress.monitors if r.name == Monitor.HELD_OUT_IN_VALIDATION]
+    warnings = [r.message for r in s.book.monitors if r.name == Monitor.HELD_OUT_IN_VALIDATION]
     return {
         "checkpoint": chosen,
         "validation": validation,
         "held_out": _held_out(s, events),
-        "held_out_note": None if s.held_out_loader is not None else _no_held_out(s, warnings),
+        "held_out_note": None if s.data.loaders.held_out is not None else _no_held_out(s, warnings),
         "warnings": warnings,
     }
 
 
 def _chosen_weights(s: Session) -> dict[str, Any]:
-    """Load the best checkpoint's weights into ``s.raw`` (or keep the last ones); say which."""
-    best, by = s.progress.best, s.config.checkpoint.best_by
+    """Load the best checkpoint's weights into the model (or keep the last ones); say which."""
+    best, by = s.book.best, s.run.config.checkpoint.best_by
     if not best:
         return {
-            "name": "last", "epoch": s.progress.epoch, "by": by, "score": None,
+            "name": "last", "epoch": s.book.epoch, "by": by, "score": None,
             "validation_loss": None, "tie_break": TIE_BREAK,
             "why": f"no epoch had a defined validation {by}: the last weights are scored",
         }  # fmt: skip
-    if best["epoch"] != s.progress.epoch:  # the weights in memory are the last epoch's
-        s.raw.load_state_dict(ckpt.load_checkpoint(s.run_dir / ckpt.BEST)["model_state"])
+    if best["epoch"] != s.book.epoch:  # the weights in memory are the last epoch's
+        s.engine.raw.load_state_dict(ckpt.load_checkpoint(s.run.run_dir / ckpt.BEST)["model_state"])
     return {
         "name": ckpt.BEST, "epoch": best["epoch"], "by": by, "score": abs(best["score"]),
         "validation_loss": best.get("validation_loss"), "tie_break": TIE_BREAK, "why": None,
@@ -102,24 +101,26 @@ def _chosen_weights(s: Session) -> dict[str, Any]:
 
 def _validation(s: Session, epoch: int) -> tuple[dict[str, Any], Scores | None]:
     """Validation's window metrics and scores under the chosen weights (epoch ``epoch``)."""
-    if s.best_scores is not None and s.best_scores[0] == epoch:
-        return s.best_scores[1], s.best_scores[2]
-    last = s.progress.history[-1] if s.progress.history else {}
-    scored = s.last_scores is not None or not s.event_scoring  # what events need is at hand
-    if not s.progress.best and last.get("epoch") == epoch and scored:
-        return last["validation"], s.last_scores
-    if s.val_loader is None:
+    if s.book.best_scores is not None and s.book.best_scores[0] == epoch:
+        return s.book.best_scores[1], s.book.best_scores[2]
+    last = s.book.history[-1] if s.book.history else {}
+    scored = (
+        s.book.last_scores is not None or not s.run.event_scoring
+    )  # what events need is at hand
+    if not s.book.best and last.get("epoch") == epoch and scored:
+        return last["validation"], s.book.last_scores
+    if s.data.loaders.val is None:
         raise RuntimeError("only rank 0 evaluates; it has the validation loader")
-    metrics, scores = score_windows(s, s.val_loader, s.val_name)
+    metrics, scores = score_windows(s, s.data.loaders.val, s.run.val_name)
     return metrics.as_dict(), scores
 
 
 def _held_out(s: Session, validation_events: dict[str, Any] | None) -> dict[str, Any] | None:
     """The held-out splits scored once at the thresholds validation chose, or None."""
-    if s.held_out_loader is None:
+    if s.data.loaders.held_out is None:
         return None
-    metrics, scores = score_windows(s, s.held_out_loader, s.held_out_name)
-    held: dict[str, Any] = {"splits": s.held_out_name.split("+"), "window": metrics.as_dict()}
+    metrics, scores = score_windows(s, s.data.loaders.held_out, s.run.held_out_name)
+    held: dict[str, Any] = {"splits": s.run.held_out_name.split("+"), "window": metrics.as_dict()}
     if scores is not None and validation_events is not None:
         if "undefined" in validation_events:
             why = f"validation chose no false-alarm threshold: {validation_events['undefined']}"
@@ -136,9 +137,9 @@ def _events(
 ) -> dict[str, Any]:
     ids, probabilities = scores
     return event_evaluation(
-        s.manifest, ids, probabilities, threshold=s.config.monitors.threshold,
-        target_fa_per_24h=s.config.validation.target_false_alarms_per_24h, role=role,
-        chosen_threshold=chosen, chosen_on=None if chosen is None else s.val_name,
+        s.run.manifest, ids, probabilities, threshold=s.run.config.monitors.threshold,
+        target_fa_per_24h=s.run.config.validation.target_false_alarms_per_24h, role=role,
+        chosen_threshold=chosen, chosen_on=None if chosen is None else s.run.val_name,
     )  # fmt: skip
 
 
@@ -147,7 +148,7 @@ def _no_held_out(s: Session, warnings: list[str]) -> str:
     if warnings:
         return "every held-out split validates (see the warning), so none is held out"
     return (
-        f"no split is held out: validation uses {s.val_name} and no other evaluation split is "
+        f"no split is held out: validation uses {s.run.val_name} and no other evaluation split is "
         f"named like a test split (eval, test, holdout); name one in validation.held_out, or "
         f"split a test part off with split.method: stratified"
     )

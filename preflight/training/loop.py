@@ -2,10 +2,11 @@
 
 ``run_epochs`` reads top to bottom: for each epoch, train on the balanced (or natural) batches the
 batch guard admits, validate, let the monitors decide, write a checkpoint and the run's row; after
-the last epoch, score the held-out splits once with the best checkpoint (``train_final``).
+the last epoch, score the held-out splits once with the best checkpoint (``training.final``).
 Everything it needs was built once, after the gate passed, into a ``Session``
-(``train_setup.build_session``). The learning rate is a pure function of the step
-(``learning_rate``), so a resumed run needs only the step to continue the schedule.
+(``training.session``; ``training.eeg`` and ``training.stamps`` build its data and model). The
+learning rate is a pure function of the step (``learning_rate``), so a resumed run needs only the
+step to continue the schedule.
 """
 
 from __future__ import annotations
@@ -15,43 +16,35 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
-from preflight.data.sample import PositiveBatchSampler
 from preflight.manifest.runs import RunStatus, update_run
-from preflight.manifest.store import Manifest
 from preflight.models.registry import model_args
 from preflight.results import Severity
-from preflight.run_config import RunConfig
 from preflight.training import checkpoint as ckpt
-from preflight.training.distributed import World
-from preflight.training.final import Scores, final_evaluation, score_windows
+from preflight.training.final import final_evaluation, score_windows
 from preflight.training.monitors import (
     Monitor,
     MonitorRecord,
     StepWatch,
+    ValidationMetrics,
     diagnose,
     positives_record,
     stopping,
     validation_records,
 )
+from preflight.training.session import Session
 from preflight.training.validation import model_logits
-from preflight.validators.batch_guard import BatchGuard, GuardResult, GuardStopped
-from preflight.validators.quarantine import BATCH_QUARANTINED, quarantine_rows, record_quarantine
+from preflight.validators.batch_guard import GuardStopped
 
 __all__ = [
     "EpochCallback",
-    "Progress",
-    "QuarantineLog",
-    "Session",
+    "EpochSummary",
     "compute_loss",
     "is_better",
     "learning_rate",
@@ -104,119 +97,64 @@ def compute_loss(
     return loss
 
 
-class QuarantineLog:
-    """A batch-guard recorder that keeps quarantines until the epoch's end, then writes them.
+@dataclass
+class EpochSummary:
+    """What one epoch did: its training figures (summed over ranks) and its validation.
 
-    Every rank keeps its own; rank 0 gathers them all and writes one transaction (only rank 0
-    writes to the manifest).
+    ``as_dict`` is the JSON form kept in the run's history, its checkpoints and reports, and
+    given to ``on_epoch`` callbacks.
     """
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, np.ndarray | None, list[str], list[str]]] = []
+    epoch: int  # 1-based
+    step: int  # optimizer steps done at its end
+    lr: float
+    train_loss: float | None  # None when no batch trained
+    batches: int
+    with_positives: int
+    seconds: float
+    quarantined: int | None = None  # None when the epoch stopped before its end
+    validation: ValidationMetrics | None = None  # None when a monitor stopped it first
 
-    def __call__(self, step: int, result: GuardResult) -> None:
-        self.rows.append((step, *quarantine_rows(result)))
-
-    def dropped(self, step: int, ids: torch.Tensor) -> None:
-        """A healthy batch skipped because another rank quarantined its batch at this step."""
-        pairs = ids.numpy().astype(np.int64).reshape(-1, 2)
-        message = "dropped: another rank quarantined its batch at this step"
-        self.rows.append((step, pairs, [BATCH_QUARANTINED] * len(pairs), [message] * len(pairs)))
-
-    def flush(self, world: World, manifest: Path, run_id: str) -> int:
-        """Write every rank's rows into the manifest's ``quarantine`` table; returns the count."""
-        rows = [row for rank_rows in world.gather(self.rows) for row in rank_rows]
-        self.rows = []
-
-        def write() -> int:
-            if not rows:
-                return 0
-            with Manifest.open(manifest) as m, m.transaction():
-                return sum(record_quarantine(m, run_id, *row) for row in rows)
-
-        return world.on_main(write)
-
-
-@dataclass
-class Progress:
-    """What a checkpoint restores besides the weights and the optimizer."""
-
-    step: int = 0  # optimizer steps done
-    epoch: int = 0  # epochs finished
-    history: list[dict[str, Any]] = field(default_factory=list)  # one summary per epoch
-    monitors: list[MonitorRecord] = field(default_factory=list)
-    best: dict[str, Any] = field(default_factory=dict)  # {"by", "score", "epoch", "path"}
-    kept: list[str] = field(default_factory=list)  # epoch checkpoints on disk
-
-
-@dataclass
-class Session:
-    """Everything the loop uses, built once after the gate passed."""
-
-    config: RunConfig
-    config_json: str
-    world: World
-    run_id: str
-    run_dir: Path
-    manifest: Path
-    fingerprint: str
-    suite_hash: str
-    train_fraction: float  # positive windows / windows of the training split
-    val_name: str  # the validation split(s), "dev" or "dev+eval"
-    model: nn.Module  # what trains (DDP-wrapped under torchrun)
-    raw: nn.Module  # the model itself: validated, checkpointed
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    autocast: dict[str, Any]  # torch.autocast arguments
-    train_loader: DataLoader[Any]
-    batches: PositiveBatchSampler
-    loader_generator: torch.Generator
-    val_loader: DataLoader[Any] | None  # rank 0 only
-    guard: BatchGuard
-    quarantine: QuarantineLog
-    pos_weight: torch.Tensor | None
-    total_steps: int
-    warmup_steps: int
-    progress: Progress
-    # Seizure corpora: SzCORE event scores in the evaluation after training (train_events).
-    event_scoring: bool = False
-    # The held-out split(s), "eval", scored once after training; "" and None when none is.
-    held_out_name: str = ""
-    held_out_loader: DataLoader[Any] | None = None  # rank 0 only
-    # Rank 0: the last validation pass's window scores, and the best epoch's (epoch, metrics,
-    # scores), so the evaluation after training need not score validation again.
-    last_scores: Scores | None = None
-    best_scores: tuple[int, dict[str, Any], Scores | None] | None = None
-    # The evaluation after training (train_final), once the run completed.
-    evaluation: dict[str, Any] | None = None
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain values: ``quarantined`` and ``validation`` only when known."""
+        out: dict[str, Any] = {
+            "epoch": self.epoch, "step": self.step, "lr": self.lr,
+            "train_loss": self.train_loss, "batches": self.batches,
+            "with_positives": self.with_positives, "seconds": self.seconds,
+        }  # fmt: skip
+        if self.quarantined is not None:
+            out["quarantined"] = self.quarantined
+        if self.validation is not None:
+            out["validation"] = self.validation.as_dict()
+        return out
 
 
 def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunStatus, str]:
-    """Train from ``s.progress.epoch`` to the configured epochs, or until a monitor stops it.
+    """Train from ``s.book.epoch`` to the configured epochs, or until a monitor stops it.
 
     Returns:
         The final status (completed or stopped_by_monitor) and the message saying why.
     """
-    for epoch in range(s.progress.epoch, s.config.train.epochs):
+    for epoch in range(s.book.epoch, s.run.config.train.epochs):
         summary, records, stop = _train_epoch(s, epoch)
         if stop is None:
-            metrics = s.world.on_main(functools.partial(_measure, s))
-            summary["validation"] = metrics.as_dict()
-            records += validation_records(metrics, s.config.monitors, epoch, s.progress.step)
+            metrics = s.run.world.on_main(functools.partial(_measure, s))
+            summary.validation = metrics
+            records += validation_records(metrics, s.run.config.monitors, epoch, s.book.step)
             stop = stopping(records)
-        s.progress.monitors += records
-        s.progress.history.append(summary)
-        s.quarantine.flush(s.world, s.manifest, s.run_id)
+        s.book.monitors += records
+        s.book.history.append(summary.as_dict())
+        _flush_quarantine(s)
         if stop is not None:
-            auroc = summary.get("validation", {}).get("auroc")
-            message = diagnose(stop, s.config, s.train_fraction, auroc)
+            auroc = summary.validation.auroc if summary.validation is not None else None
+            message = diagnose(stop, s.run.config, s.run.train_fraction, auroc)
             _write_row(s, RunStatus.STOPPED_BY_MONITOR, message)
             return RunStatus.STOPPED_BY_MONITOR, message
-        s.progress.epoch = epoch + 1
-        _checkpoint(s, summary)
-        if on_epoch is not None and s.world.is_main:
-            on_epoch(summary)
-    s.evaluation = s.world.on_main(functools.partial(final_evaluation, s))
+        s.book.epoch = epoch + 1
+        _checkpoint(s, summary, metrics)
+        if on_epoch is not None and s.run.world.is_main:
+            on_epoch(summary.as_dict())
+    s.book.evaluation = s.run.world.on_main(functools.partial(final_evaluation, s))
     message = _completion(s)
     _write_row(s, RunStatus.COMPLETED, message)
     return RunStatus.COMPLETED, message
@@ -224,30 +162,30 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
 
 def _train_epoch(
     s: Session, epoch: int
-) -> tuple[dict[str, Any], list[MonitorRecord], MonitorRecord | None]:
+) -> tuple[EpochSummary, list[MonitorRecord], MonitorRecord | None]:
     """One pass over the epoch's batches; the summary, the monitor records, a stop or None."""
     started = time.perf_counter()
-    s.batches.set_epoch(epoch)  # the sample is a function of (seed, epoch) on every rank
-    s.loader_generator.manual_seed(s.config.train.seed * 100_003 + epoch)
-    s.model.train()
-    watch = StepWatch(epoch, scaled=s.scaler.is_enabled())
+    s.data.loaders.batches.set_epoch(epoch)  # the sample is a function of (seed, epoch): any rank
+    s.data.loaders.generator.manual_seed(s.run.config.train.seed * 100_003 + epoch)
+    s.engine.model.train()
+    watch = StepWatch(epoch, scaled=s.engine.scaler.is_enabled())
     batches = with_positives = quarantined = 0
     loss_sum = 0.0
-    s.guard.begin_epoch()
-    for x, y, mask, ids in s.train_loader:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
+    s.data.guard.begin_epoch()
+    for x, y, mask, ids in s.data.loaders.train:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
         admitted, stop = _admit(s, x, y, ids, epoch)
         if admitted:
             loss, grad_norm = _step(s, x, y, mask)
-            stop = watch.observe(s.progress.step, loss, grad_norm)
+            stop = watch.observe(s.book.step, loss, grad_norm)
         if stop is not None:  # agreed by every rank: they all leave the loop here
             return _summary(s, epoch, started, batches, with_positives, loss_sum), [stop], stop
         if not admitted:
             quarantined += 1
             continue
-        s.scaler.step(s.optimizer)
-        s.scaler.update()
-        s.optimizer.zero_grad(set_to_none=True)
-        s.progress.step += 1
+        s.engine.scaler.step(s.engine.optimizer)
+        s.engine.scaler.update()
+        s.engine.optimizer.zero_grad(set_to_none=True)
+        s.book.step += 1
         batches += 1
         with_positives += bool((y == 1).any())
         loss_sum += loss
@@ -255,11 +193,9 @@ def _train_epoch(
     if stop is not None:  # every batch was quarantined: nothing was trained on
         return _summary(s, epoch, started, batches, with_positives, loss_sum), [stop], stop
     summary = _summary(s, epoch, started, batches, with_positives, loss_sum)
-    summary["quarantined"] = int(s.world.sum(quarantined)[0])
-    records = watch.records(s.progress.step)
-    records.append(
-        positives_record(epoch, s.progress.step, summary["batches"], summary["with_positives"])
-    )
+    summary.quarantined = int(s.run.world.sum(quarantined)[0])
+    records = watch.records(s.book.step)
+    records.append(positives_record(epoch, s.book.step, summary.batches, summary.with_positives))
     return summary, records, None
 
 
@@ -269,14 +205,14 @@ def _admit(
     """Guard one batch; every rank skips the step if any rank quarantined its batch."""
     stopped: GuardStopped | None = None
     try:
-        passed = s.guard.admit(x, y, ids, step=s.progress.step).passed
+        passed = s.data.guard.admit(x, y, ids, step=s.book.step).passed
     except GuardStopped as exc:
         passed, stopped = False, exc
-    quarantined, halt = s.world.any_rank(not passed, stopped is not None)
+    quarantined, halt = s.run.world.any_rank(not passed, stopped is not None)
     if halt:
         return False, _guard_record(s, epoch, stopped)
     if quarantined and passed:
-        s.quarantine.dropped(s.progress.step, ids)
+        s.data.quarantine.dropped(s.book.step, ids)
     return not quarantined, None
 
 
@@ -284,16 +220,16 @@ def _end_epoch(s: Session, epoch: int) -> MonitorRecord | None:
     """The guard's end-of-epoch rule (no batch passed), agreed by every rank."""
     stopped: GuardStopped | None = None
     try:
-        s.guard.end_epoch()
+        s.data.guard.end_epoch()
     except GuardStopped as exc:
         stopped = exc
-    (halt,) = s.world.any_rank(stopped is not None)
+    (halt,) = s.run.world.any_rank(stopped is not None)
     return _guard_record(s, epoch, stopped) if halt else None
 
 
 def _guard_record(s: Session, epoch: int, stopped: GuardStopped | None) -> MonitorRecord:
     """The error record of a batch guard that stopped the run (here, or on another rank)."""
-    g = s.guard
+    g = s.data.guard
     rules = (
         f"< {g.max_consecutive_quarantines} quarantined in a row, >= 1 batch passed per epoch, "
         f"<= {g.max_quarantine_fraction:.1%} quarantined"
@@ -303,7 +239,7 @@ def _guard_record(s: Session, epoch: int, stopped: GuardStopped | None) -> Monit
     if stopped is not None:
         observed |= {"rule": str(stopped.rule), "check": stopped.check}
     return MonitorRecord(
-        name=Monitor.BATCH_GUARD, epoch=epoch, step=s.progress.step, severity=Severity.ERROR,
+        name=Monitor.BATCH_GUARD, epoch=epoch, step=s.book.step, severity=Severity.ERROR,
         passed=False, observed=observed, expected=rules, message=message,
     )  # fmt: skip
 
@@ -315,59 +251,61 @@ def _step(s: Session, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> t
         The loss averaged over ranks, and the gradient norm before clipping.
     """
     lr = learning_rate(
-        s.progress.step, lr=s.config.optim.lr, min_lr=s.config.optim.min_lr,
-        warmup=s.warmup_steps, total=s.total_steps,
+        s.book.step, lr=s.run.config.optim.lr, min_lr=s.run.config.optim.min_lr,
+        warmup=s.engine.warmup_steps, total=s.engine.total_steps,
     )  # fmt: skip
-    for group in s.optimizer.param_groups:
+    for group in s.engine.optimizer.param_groups:
         group["lr"] = lr
-    device = s.world.device
+    device = s.run.world.device
     x, y, mask = (t.to(device, non_blocking=True) for t in (x, y, mask))
-    with torch.autocast(**s.autocast):
-        output = s.model(x)  # SeizureOutput: window (B,), sample (B, T)
-    loss = compute_loss(
-        output, y, mask, pos_weight=s.pos_weight, sample_weight=s.config.train.sample_loss_weight
-    )
-    s.scaler.scale(loss).backward()
-    s.scaler.unscale_(s.optimizer)
-    clip = s.config.optim.grad_clip or math.inf
-    grad_norm = float(nn.utils.clip_grad_norm_(s.model.parameters(), clip))  # same on all ranks
-    (total,) = s.world.sum(float(loss.detach()))  # NaN on any rank makes the sum NaN
-    return total / s.world.size, grad_norm
+    with torch.autocast(**s.engine.autocast):
+        output = s.engine.model(x)  # SeizureOutput: window (B,), sample (B, T)
+    weight = s.run.config.train.sample_loss_weight
+    loss = compute_loss(output, y, mask, pos_weight=s.engine.pos_weight, sample_weight=weight)
+    s.engine.scaler.scale(loss).backward()
+    s.engine.scaler.unscale_(s.engine.optimizer)
+    clip = s.run.config.optim.grad_clip or math.inf
+    grad_norm = float(nn.utils.clip_grad_norm_(s.engine.model.parameters(), clip))  # every rank
+    (total,) = s.run.world.sum(float(loss.detach()))  # NaN on any rank makes the sum NaN
+    return total / s.run.world.size, grad_norm
 
 
 def _summary(
     s: Session, epoch: int, started: float, batches: int, with_positives: int, loss_sum: float
-) -> dict[str, Any]:
+) -> EpochSummary:
     """The epoch's training figures, summed over ranks."""
-    all_batches, all_positive, all_loss = s.world.sum(batches, with_positives, loss_sum)
-    return {
-        "epoch": epoch + 1,
-        "step": s.progress.step,
-        "lr": s.optimizer.param_groups[0]["lr"],
-        "train_loss": all_loss / all_batches if all_batches else None,
-        "batches": int(all_batches),
-        "with_positives": int(all_positive),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    all_batches, all_positive, all_loss = s.run.world.sum(batches, with_positives, loss_sum)
+    return EpochSummary(
+        epoch=epoch + 1, step=s.book.step, lr=s.engine.optimizer.param_groups[0]["lr"],
+        train_loss=all_loss / all_batches if all_batches else None, batches=int(all_batches),
+        with_positives=int(all_positive), seconds=round(time.perf_counter() - started, 3),
+    )  # fmt: skip
+
+
+def _flush_quarantine(s: Session) -> int:
+    """Rank 0 writes every rank's quarantined batches of the epoch; returns the rows written."""
+    rows = [row for rank_rows in s.run.world.gather(s.data.quarantine.take()) for row in rank_rows]
+    return s.run.world.on_main(lambda: s.data.quarantine.write(rows))
 
 
 def _measure(s: Session) -> Any:
     """Rank 0's validation pass (the other ranks receive its metrics); its window scores are
-    kept in ``s.last_scores`` for the evaluation after training."""
-    if s.val_loader is None:
-        raise RuntimeError(f"rank {s.world.rank} has no validation loader; only rank 0 validates")
-    metrics, s.last_scores = score_windows(s, s.val_loader, s.val_name)
+    kept in ``s.book.last_scores`` for the evaluation after training."""
+    if s.data.loaders.val is None:
+        rank = s.run.world.rank
+        raise RuntimeError(f"rank {rank} has no validation loader; only rank 0 validates")
+    metrics, s.book.last_scores = score_windows(s, s.data.loaders.val, s.run.val_name)
     return metrics
 
 
-def is_better(summary: dict[str, Any], best: dict[str, Any], by: str) -> bool:
-    """Whether an epoch's validation beats the best so far (``Progress.best``), by ``by``.
+def is_better(validation: ValidationMetrics, best: dict[str, Any], by: str) -> bool:
+    """Whether an epoch's validation beats the best so far (``Bookkeeping.best``), by ``by``.
 
     Higher AUROC (or lower loss) wins; equal values (an AUROC saturated at 1.000) are broken by
     the lower validation loss, and when that ties too, the later epoch (this one) wins. An
     epoch whose ``by`` metric is undefined never becomes the best.
     """
-    score = _score(summary, by)
+    score = _score(validation, by)
     held = _held_score(best)
     return score is not None and (held is None or score >= held)  # >=: ties go to this epoch
 
@@ -381,85 +319,84 @@ def _held_score(best: dict[str, Any]) -> tuple[float, float] | None:
     return best["score"], -float(loss) if loss is not None else -math.inf
 
 
-def _score(summary: dict[str, Any], by: str) -> tuple[float, float] | None:
+def _score(validation: ValidationMetrics, by: str) -> tuple[float, float] | None:
     """Higher is better: ``(AUROC or minus the validation loss, minus the validation loss)``.
 
     The second element breaks ties of the first (an AUROC saturated at 1.000): the lower
     validation loss wins, and when that ties too, the later epoch (``_write_checkpoint``).
     None when the first is undefined.
     """
-    loss = summary["validation"].get("loss")
-    loss = -float(loss) if loss is not None and math.isfinite(loss) else -math.inf
-    value = summary["validation"].get("auroc" if by == "auroc" else "loss")
+    loss = -validation.loss if math.isfinite(validation.loss) else -math.inf
+    value = validation.auroc if by == "auroc" else validation.loss
     if value is None or not math.isfinite(value):
         return None
     return (float(value) if by == "auroc" else -float(value)), loss
 
 
-def _checkpoint(s: Session, summary: dict[str, Any]) -> None:
+def _checkpoint(s: Session, summary: EpochSummary, validation: ValidationMetrics) -> None:
     """Rank 0 writes the epoch's checkpoint, updates best.pt and the run's row."""
-    s.world.on_main(lambda: _write_checkpoint(s, summary))  # the others wait for it
+    s.run.world.on_main(lambda: _write_checkpoint(s, summary, validation))  # the others wait
 
 
-def _write_checkpoint(s: Session, summary: dict[str, Any]) -> None:
-    by = s.config.checkpoint.best_by
-    score = _score(summary, by)
-    path = ckpt.checkpoint_path(s.run_dir, s.progress.epoch)
-    improved = is_better(summary, s.progress.best, by)
+def _write_checkpoint(s: Session, summary: EpochSummary, validation: ValidationMetrics) -> None:
+    by = s.run.config.checkpoint.best_by
+    score = _score(validation, by)
+    path = ckpt.checkpoint_path(s.run.run_dir, s.book.epoch)
+    improved = is_better(validation, s.book.best, by)
     if improved and score is not None:
-        s.progress.best = {
-            "by": by, "score": score[0], "validation_loss": summary["validation"].get("loss"),
-            "epoch": s.progress.epoch, "path": str(s.run_dir / ckpt.BEST), "copy_of": path.name,
+        s.book.best = {
+            "by": by, "score": score[0], "validation_loss": validation.loss,
+            "epoch": s.book.epoch, "path": str(s.run.run_dir / ckpt.BEST), "copy_of": path.name,
         }  # fmt: skip
-        s.best_scores = (s.progress.epoch, summary["validation"], s.last_scores)
+        s.book.best_scores = (s.book.epoch, validation.as_dict(), s.book.last_scores)
     ckpt.save_checkpoint(path, _payload(s, summary))
     if improved:
         ckpt.mark_best(path)
-    s.progress.kept = [str(p) for p in ckpt.prune(s.run_dir, s.config.checkpoint.keep_last)]
-    _write_row(s, RunStatus.RUNNING, f"epoch {s.progress.epoch} of {s.config.train.epochs}")
+    s.book.kept = [str(p) for p in ckpt.prune(s.run.run_dir, s.run.config.checkpoint.keep_last)]
+    _write_row(s, RunStatus.RUNNING, f"epoch {s.book.epoch} of {s.run.config.train.epochs}")
 
 
-def _payload(s: Session, summary: dict[str, Any]) -> dict[str, Any]:
+def _payload(s: Session, summary: EpochSummary) -> dict[str, Any]:
     """The checkpoint's contents (see ``checkpoint``): tensors and plain values only."""
     return {
-        "model": model_args(s.raw),
-        "model_state": s.raw.state_dict(),
-        "optimizer_state": s.optimizer.state_dict(),
-        "scaler_state": s.scaler.state_dict() if s.scaler.is_enabled() else None,
-        "step": s.progress.step,
-        "epoch": s.progress.epoch,
-        "rng": ckpt.rng_state(s.config.train.seed, s.progress.epoch),
-        "run_id": s.run_id,
-        "config": s.config_json,
-        "manifest_fingerprint": s.fingerprint,
-        "suite_hash": s.suite_hash,
-        "metrics": json.dumps(summary),
-        "history": json.dumps(s.progress.history),
-        "monitors": json.dumps([r.model_dump(mode="json") for r in s.progress.monitors]),
-        "best": json.dumps(s.progress.best),
+        "model": model_args(s.engine.raw),
+        "model_state": s.engine.raw.state_dict(),
+        "optimizer_state": s.engine.optimizer.state_dict(),
+        "scaler_state": s.engine.scaler.state_dict() if s.engine.scaler.is_enabled() else None,
+        "step": s.book.step,
+        "epoch": s.book.epoch,
+        "rng": ckpt.rng_state(s.run.config.train.seed, s.book.epoch),
+        "run_id": s.run.run_id,
+        "config": s.run.config_json,
+        "manifest_fingerprint": s.run.fingerprint,
+        "suite_hash": s.run.suite_hash,
+        "metrics": json.dumps(summary.as_dict()),
+        "history": json.dumps(s.book.history),
+        "monitors": json.dumps([r.model_dump(mode="json") for r in s.book.monitors]),
+        "best": json.dumps(s.book.best),
         "guard": {
-            "batches": s.guard.stats.batches,
-            "quarantined": s.guard.stats.quarantined,
-            "consecutive": s.guard.stats.consecutive,
+            "batches": s.data.guard.stats.batches,
+            "quarantined": s.data.guard.stats.quarantined,
+            "consecutive": s.data.guard.stats.consecutive,
         },
     }
 
 
 def _completion(s: Session) -> str:
-    best = s.progress.best
+    best = s.book.best
     told = f"; best {best['by']} {abs(best['score']):.4f} at epoch {best['epoch']}" if best else ""
-    epochs = s.config.train.epochs
-    return f"completed {epochs} epoch{'s' * (epochs != 1)} ({s.progress.step} steps){told}"
+    epochs = s.run.config.train.epochs
+    return f"completed {epochs} epoch{'s' * (epochs != 1)} ({s.book.step} steps){told}"
 
 
 def _write_row(s: Session, status: RunStatus, message: str) -> None:
     """Rank 0 writes the run's metrics, checkpoints, monitor records and evaluation into its
     row."""
-    if not s.world.is_main:
+    if not s.run.world.is_main:
         return
     update_run(
-        s.manifest, s.run_id, status=status, message=message, metrics=s.progress.history,
-        checkpoints={"kept": s.progress.kept, "best": s.progress.best or None},
-        monitors=[r.model_dump(mode="json") for r in s.progress.monitors],
-        evaluation=s.evaluation,
+        s.run.manifest, s.run.run_id, status=status, message=message, metrics=s.book.history,
+        checkpoints={"kept": s.book.kept, "best": s.book.best or None},
+        monitors=[r.model_dump(mode="json") for r in s.book.monitors],
+        evaluation=s.book.evaluation,
     )  # fmt: skip

@@ -1,11 +1,11 @@
 """What a run on image stamps (an audited Parquet source) builds once its gate passed.
 
-The counterpart of ``train_setup.build_session`` for tables: no preprocessed cache (a stamp is
+The counterpart of ``training.eeg.build_eeg_session`` for tables: no preprocessed cache (a stamp is
 decoded, normalized and augmented as it is read), the training rows read from their Parquet row
 groups (``stamp_source.StampTable``: a few row groups cached, so memory stays bounded whatever
 the tier's size), drawn by the same balanced sampler with a floor of positives per batch, and
-checked by the batch guard against the stamp shape. ``train_setup.build_session`` calls
-``build_stamp_session`` when the manifest is of a Parquet source.
+checked by the batch guard against the stamp shape. ``pipelines.train`` calls
+``build_stamp_session`` when the manifest is of a Parquet source (``ManifestKind.TABLES``).
 
 Batches have the loop's form ``(x (B, 3, 64, 64), y (B,), mask (B, 0), ids (B, 2))``: a stamp
 has no per-sample mask, and the stamp classifier returns window logits only.
@@ -14,7 +14,6 @@ has no per-sample mask, and the stamp classifier returns window logits only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,26 +26,21 @@ from preflight.data.window_index import WindowIndex
 from preflight.manifest.store import Manifest
 from preflight.run_config import RunConfig
 from preflight.training.distributed import World
-from preflight.training.eeg import (
+from preflight.training.session import (
     Loaders,
+    Session,
     Start,
-    _batch_sampler,
-    _keep,
     assemble_session,
+    batch_sampler,
+    keep_windows,
     seeded_model,
 )
-from preflight.training.loop import QuarantineLog, Session
 from preflight.validators.batch_guard import BatchGuard
+from preflight.validators.quarantine import ManifestRecorder
 
-__all__ = ["build_stamp_session", "collate_stamps", "is_table_manifest"]
+__all__ = ["build_stamp_session", "collate_stamps"]
 
 DEFAULT_SAMPLE_COLUMN = "stamp_npz"
-
-
-def is_table_manifest(path: Path) -> bool:
-    """True when the manifest at ``path`` holds an audited Parquet source."""
-    with Manifest.open(path, read_only=True) as m:
-        return m.meta("format") == "parquet"
 
 
 def collate_stamps(batch: Sequence[StampItem]) -> EEGItem:
@@ -63,7 +57,7 @@ def build_stamp_session(
     Args:
         config: the run config; ``parquet.sample_column`` names the stamp column.
         world: the processes and the device.
-        start: the ``train_setup.Start`` rank 0 decided.
+        start: what rank 0 decided (``training.session.Start``).
         progress: unused (there is no cache to build): the same call as the EEG path's.
 
     Raises:
@@ -86,7 +80,7 @@ def build_stamp_session(
     model, raw = seeded_model(
         config, world, {"in_channels": (bands, f"a stamp has {bands} bands (g, r, z)")}
     )
-    batches = _batch_sampler(config, index, world)
+    batches = batch_sampler(config, index, world)
     generator = torch.Generator()  # reseeded every epoch by the loop
     workers, pin = config.train.workers, world.device.type == "cuda"
     train_loader = DataLoader(
@@ -100,7 +94,7 @@ def build_stamp_session(
         )
         for rows in (val, held_out)
     )  # fmt: skip
-    quarantine = QuarantineLog()
+    quarantine = ManifestRecorder(start.manifest, start.run_id, buffered=True)
     guard = BatchGuard(
         sample_shape=STAMP_SHAPE, min_positives=batches.min_positives, recorder=quarantine
     )
@@ -131,4 +125,4 @@ def _only(
     if subset is None:
         return index, rows
     keep = np.flatnonzero(np.isin(index.rec_idx, subset))  # (K,)
-    return _keep(index, {}, subset), Subset(rows, keep.tolist())
+    return keep_windows(index, {}, subset), Subset(rows, keep.tolist())

@@ -33,6 +33,7 @@ __all__ = [
     "BATCH_QUARANTINED",
     "QUARANTINE_DDL",
     "ManifestRecorder",
+    "QuarantineRows",
     "quarantine_rows",
     "record_quarantine",
 ]
@@ -125,24 +126,60 @@ def record_quarantine(
     return n
 
 
+# One quarantined batch as the recorder keeps it: (step, ids (n, 2) or None, reasons, messages).
+QuarantineRows = tuple[int, np.ndarray | None, list[str], list[str]]
+
+
 class ManifestRecorder:
-    """A guard recorder writing each quarantined batch into the manifest.
+    """A guard recorder writing each quarantined batch into the manifest: the one writer of the
+    ``quarantine`` table, for a user's loop (``GuardedLoader``) and for ``preflight train``.
 
     Args:
         manifest: an open, writable ``Manifest``; or the path of one, opened (waiting for its
             lock) for each write and closed again, so several processes (torchrun ranks) can
             share one manifest file while none holds it open.
         run_id: the training run the rows belong to.
+        buffered: keep the rows until ``write`` instead of writing each batch at once (the
+            trainer gathers every rank's rows and writes them in one transaction per epoch).
     """
 
-    def __init__(self, manifest: Manifest | str | Path, run_id: str) -> None:
+    def __init__(
+        self, manifest: Manifest | str | Path, run_id: str, *, buffered: bool = False
+    ) -> None:
         self.manifest = manifest
         self.run_id = run_id
+        self.buffered = buffered
+        self.pending: list[QuarantineRows] = []
 
     def __call__(self, step: int, result: GuardResult) -> None:
-        ids, reasons, messages = quarantine_rows(result)
+        self._add((step, *quarantine_rows(result)))
+
+    def dropped(self, step: int, ids: torch.Tensor) -> None:
+        """A healthy batch skipped because another rank quarantined its batch at this step."""
+        pairs = ids.numpy().astype(np.int64).reshape(-1, 2)
+        message = "dropped: another rank quarantined its batch at this step"
+        self._add((step, pairs, [BATCH_QUARANTINED] * len(pairs), [message] * len(pairs)))
+
+    def take(self) -> list[QuarantineRows]:
+        """The rows kept since the last ``take``, which are forgotten here."""
+        rows, self.pending = self.pending, []
+        return rows
+
+    def write(self, rows: Sequence[QuarantineRows]) -> int:
+        """Write ``rows`` into the ``quarantine`` table in one transaction; returns the count."""
+        if not rows:
+            return 0
         if isinstance(self.manifest, Manifest):
-            record_quarantine(self.manifest, self.run_id, step, ids, reasons, messages)
-            return
+            return self._write(self.manifest, rows)
         with Manifest.open(self.manifest) as manifest:
-            record_quarantine(manifest, self.run_id, step, ids, reasons, messages)
+            return self._write(manifest, rows)
+
+    def _add(self, rows: QuarantineRows) -> None:
+        if self.buffered:
+            self.pending.append(rows)
+        else:
+            self.write([rows])
+
+    def _write(self, manifest: Manifest, rows: Sequence[QuarantineRows]) -> int:
+        with manifest.transaction():
+            return sum(record_quarantine(manifest, self.run_id, *row) for row in rows)

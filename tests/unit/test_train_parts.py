@@ -317,8 +317,11 @@ def test_a_runs_table_from_before_the_evaluation_column_is_read_and_migrated(
         assert get_run(m, old.run_id).evaluation == {"held_out": None}
 
 
-def _validation(auroc: float | None, loss: float) -> dict[str, object]:
-    return {"validation": {"auroc": auroc, "loss": loss}}
+def _validation(auroc: float | None, loss: float) -> ValidationMetrics:
+    return ValidationMetrics(
+        windows=10, positives=5, loss=loss, auroc=auroc, auprc=None, recall=None,
+        specificity=None, positive_rate=0.5, logit_std=1.0, finite=True, threshold=0.5,
+    )  # fmt: skip
 
 
 def test_best_checkpoint_ties_go_to_the_lower_loss_then_the_later_epoch() -> None:
@@ -361,7 +364,8 @@ def test_model_kwargs_that_contradict_the_data_are_refused(
 ) -> None:
     """Both data paths fill the model's shape from the data and refuse a contradicting kwarg."""
     from preflight.run_config import DataConfig, ModelConfig, RunConfig
-    from preflight.training.eeg import _model, seeded_model
+    from preflight.training.eeg import eeg_model
+    from preflight.training.session import seeded_model
 
     world = World.from_env("cpu")
     config = RunConfig(
@@ -371,7 +375,7 @@ def test_model_kwargs_that_contradict_the_data_are_refused(
 
     def make() -> object:
         if build == "eeg":
-            return _model(config, world, 19, 128.0)
+            return eeg_model(config, world, 19, 128.0)
         return seeded_model(config, world, {"in_channels": (3, "a stamp has 3 bands (g, r, z)")})
 
     with pytest.raises(UsageError) as info:
