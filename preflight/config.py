@@ -137,11 +137,25 @@ def parse_ratios(text: str) -> dict[str, float]:
     return check_ratios(out)
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A config section: unknown keys are errors and values do not change once read."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AuditConfig(_Strict):
+class ConfigFile(Strict):
+    """A whole config file, whose top-level sections may be left empty (YAML ``null``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        """``gate:`` with every line below commented out is null in YAML: the defaults."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+class AuditConfig(Strict):
     """How ``preflight audit`` reads a corpus and cuts it into windows."""
 
     # The unit the model sees; labels, counts and the sampler are all per window.
@@ -174,7 +188,7 @@ class AuditConfig(_Strict):
         )
 
 
-class SplitThresholds(_Strict):
+class SplitThresholds(Strict):
     """What one split (train, or each evaluation split) must hold to be worth a training run."""
 
     # Fewer positive windows than this cannot teach (train) or measure (evaluation) a detector.
@@ -198,7 +212,7 @@ class SplitThresholds(_Strict):
         return self
 
 
-class GateConfig(_Strict):
+class GateConfig(Strict):
     """Thresholds and policy of the gate (``preflight.validators.gate.run_gate``)."""
 
     # Thresholds for the training split: it must hold something to learn from.
@@ -235,7 +249,7 @@ class GateConfig(_Strict):
         return math.ceil(self.batch_size * self.target_positive_fraction - _EPS)
 
 
-class SplitConfig(_Strict):
+class SplitConfig(Strict):
     """How splits are chosen (the arguments of ``preflight.split.build_split``)."""
 
     # Keep the corpus's split (declared), or build a patient-disjoint stratified one.
@@ -254,7 +268,7 @@ class SplitConfig(_Strict):
         return self
 
 
-class PreflightConfig(_Strict):
+class PreflightConfig(ConfigFile):
     """A whole config file."""
 
     # How the corpus is read and windowed.
@@ -265,18 +279,6 @@ class PreflightConfig(_Strict):
     split: SplitConfig = SplitConfig()
     # For Parquet tables: the label column and its map to the classes, group and split columns.
     parquet: ParquetOptions = ParquetOptions()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_sections(cls, data: Any) -> Any:
-        return drop_null_sections(data)
-
-
-def drop_null_sections(data: Any) -> Any:
-    """``gate:`` with every line below commented out is null in YAML: the defaults."""
-    if isinstance(data, dict):
-        return {k: v for k, v in data.items() if v is not None}
-    return data
 
 
 def load_config(path: str | Path) -> PreflightConfig:

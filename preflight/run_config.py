@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -41,11 +39,12 @@ from pydantic import (
 from preflight.config import (
     CONFIG_FOLDER,
     AuditConfig,
+    ConfigFile,
     GateConfig,
     ParquetOptions,
     PreflightConfig,
     SplitConfig,
-    drop_null_sections,
+    Strict,
     load_model,
 )
 from preflight.errors import ConfigError, UsageError
@@ -66,10 +65,6 @@ __all__ = [
     "ValidationConfig",
     "load_run_config",
 ]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def inside_config_folder(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -99,7 +94,7 @@ def inside_config_folder(value: Path | None, info: ValidationInfo) -> Path | Non
     return value
 
 
-class DataConfig(_Strict):
+class DataConfig(Strict):
     """Where the corpus, its manifest and the preprocessed cache live."""
 
     # The corpus root the audit scans; relative paths in a config file are relative to the file.
@@ -114,7 +109,7 @@ class DataConfig(_Strict):
     _outputs_inside = field_validator("manifest", "cache")(inside_config_folder)
 
 
-class PreprocessConfig(_Strict):
+class PreprocessConfig(Strict):
     """What the cache does to each recording (``preflight.data.preprocess.Preprocessing``)."""
 
     # The channels x holds: the 19 10-20 electrodes, or the TCP bipolar pairs (22; 16 for CHB-MIT).
@@ -125,7 +120,7 @@ class PreprocessConfig(_Strict):
     l_freq: float | None = 0.5
     h_freq: float | None = 70.0
     # Mains notch frequencies (Hz): 60 for US corpora, 50 for European ones.
-    notch: list[float] = [60.0]
+    notch: list[float] = Field(default_factory=lambda: [60.0])
     # Cache storage: float32 is exact; float16 halves disk and page cache for large corpora.
     dtype: Literal["float32", "float16"] = "float32"
     # Per-channel scaling of x: robust z-score over the recording, over the window, or none (µV).
@@ -155,14 +150,14 @@ class PreprocessConfig(_Strict):
         )  # fmt: skip
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     """The model: checked against the registry when the config is read, built after the gate."""
 
     # One of preflight's models (seizure_tcn, stamp_resnet) or a user's 'package.module:Class'.
     name: str = "seizure_tcn"
     # Constructor arguments (JSON values); in_channels and sampling_rate come from the data
     # when the model takes them and they are not given.
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -190,7 +185,7 @@ class ModelConfig(_Strict):
         return kwargs
 
 
-class OptimConfig(_Strict):
+class OptimConfig(Strict):
     """AdamW, a linear warm-up then a cosine decay of the learning rate, gradient clipping."""
 
     # Peak learning rate, reached at the end of the warm-up.
@@ -222,7 +217,7 @@ class Sampling(StrEnum):
     NATURAL = "natural"  # uniform draws: the split's own class mix
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     """The training loop (``preflight.pipelines.train``)."""
 
     # Seeds model initialisation, sampling and dropout: a CPU run is reproducible from it.
@@ -266,7 +261,7 @@ class TrainConfig(_Strict):
         return self
 
 
-class ValidationConfig(_Strict):
+class ValidationConfig(Strict):
     """The validation pass at the end of every epoch."""
 
     # Splits whose windows are scored together every epoch; they choose the best checkpoint,
@@ -285,7 +280,7 @@ class ValidationConfig(_Strict):
     target_false_alarms_per_24h: float = Field(default=1.0, ge=0)
 
 
-class MonitorConfig(_Strict):
+class MonitorConfig(Strict):
     """When the collapse monitors stop a run (NaN/Inf in loss or gradients always stops it)."""
 
     # Epochs before the collapse checks can stop the run (they are recorded as warnings until
@@ -300,7 +295,7 @@ class MonitorConfig(_Strict):
     min_logit_std: float = Field(default=1e-3, ge=0)
 
 
-class CheckpointConfig(_Strict):
+class CheckpointConfig(Strict):
     """Where and which checkpoints are kept."""
 
     # Folder of the run folders (<dir>/<run_id>/); None means runs/ beside the manifest.
@@ -317,7 +312,7 @@ class CheckpointConfig(_Strict):
 _SHARED = ("batch_size", "target_positive_fraction")  # train settings the gate checks too
 
 
-class RunConfig(_Strict):
+class RunConfig(ConfigFile):
     """A whole run config file: the audit's sections and the training ones."""
 
     # The corpus, manifest and cache locations.
@@ -337,11 +332,6 @@ class RunConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     monitors: MonitorConfig = MonitorConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_sections(cls, data: Any) -> Any:
-        return drop_null_sections(data)
 
     @model_validator(mode="after")
     def _gate_checks_what_trains(self) -> RunConfig:
