@@ -46,6 +46,7 @@ from preflight.data.preprocess import (
     standardize,
 )
 from preflight.errors import Reason, RecordingError, UsageError
+from preflight.manifest import audits, recordings
 from preflight.manifest.store import Manifest
 from preflight.progress import ProgressReporter
 from preflight.scanning.parse import forked_pool
@@ -146,10 +147,9 @@ def data_root(manifest: Manifest, root: str | Path | None = None) -> Path:
         UsageError: no audit recorded and no ``root`` given, or the folder does not exist.
     """
     if root is None:
-        rows = manifest.query("SELECT root FROM audits ORDER BY audit_id DESC LIMIT 1")
-        if not rows:
+        root = audits.last_audit_root(manifest)
+        if root is None:
             raise UsageError("manifest records no audit: pass the data root", path=manifest.path)
-        root = rows[0][0]
     folder = Path(root)
     if not folder.is_dir():
         raise UsageError("data root is not a folder (moved corpus? pass root=)", path=folder)
@@ -257,11 +257,7 @@ class WindowCache:
         self, manifest: Manifest, base: Path, plans: dict[int, ChannelPlan]
     ) -> tuple[list[_Job], int]:
         """Jobs for the content hashes without a valid entry (largest first), and the reused."""
-        rows = manifest.query(
-            "SELECT r.rec_idx, r.path, r.channels, r.content_hash, h.header_bytes"
-            " FROM recordings r JOIN edf_headers h USING (path)"
-            " ORDER BY r.duration_s * len(r.channels) DESC, r.rec_idx"
-        )
+        rows = recordings.edf_sources(manifest)
         jobs: dict[str, _Job] = {}
         reused: set[str] = set()
         for rec_idx, rel, labels, content_hash, header_bytes in rows:
@@ -294,8 +290,7 @@ class WindowCache:
         kept = {self.params.key, *(p.key for p in keep)}
         wanted: set[str] | None = None
         if manifest is not None:
-            rows = manifest.query("SELECT DISTINCT content_hash FROM recordings")
-            wanted = {str(r[0]) for r in rows}
+            wanted = recordings.content_hashes(manifest)
         doomed: list[Path] = []
         gone: list[Path] = []  # folders of other parameters
         for folder in _param_folders(self.directory):

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 from preflight.data.cache import CacheEntry, WindowCache
 from preflight.data.window_index import WindowIndex
 from preflight.errors import UsageError
+from preflight.manifest import recordings
 from preflight.manifest.store import Manifest
 
 __all__ = ["EEGItem", "EEGWindowDataset", "Normalization", "collate"]
@@ -247,11 +248,7 @@ def _whole(samples: float, what: str, seconds: float, rate: float) -> int:
 
 def _entries(manifest: Manifest, cache: WindowCache, recs: np.ndarray) -> list[CacheEntry]:
     """The cache entry of each recording in ``recs`` (in order), or a UsageError naming the gaps."""
-    rows = manifest.query(
-        "SELECT rec_idx, content_hash, coalesce(path, recording_id) FROM recordings"
-        " WHERE list_contains($recs, rec_idx)",
-        {"recs": recs.tolist()},
-    )
+    rows = recordings.recording_cache_keys(manifest, recs.tolist())
     found = {int(r): (h, p) for r, h, p in rows}
     entries: list[CacheEntry] = []
     missing: list[str] = []
@@ -299,11 +296,7 @@ def _intervals(
         int64 (K,) interval start keys, int64 (K,) stop keys (exclusive), and int64 (N,) the
         first interval overlapping each window, -1 when none does.
     """
-    rows = manifest.con.execute(
-        "SELECT rec_idx, start_s, stop_s FROM seizures WHERE list_contains($recs, rec_idx)"
-        " ORDER BY rec_idx, start_s",
-        {"recs": recs.tolist()},
-    ).fetchnumpy()
+    rows = recordings.seizure_arrays(manifest, recs.tolist())
     iv_slot = np.searchsorted(recs, np.asarray(rows["rec_idx"])).astype(np.int64)  # (K,)
     base = iv_slot << _SHIFT
     # Sample n is inside [start_s, stop_s) when n >= start_s * rate and n < stop_s * rate.

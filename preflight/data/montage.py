@@ -28,6 +28,7 @@ from enum import StrEnum
 import numpy as np
 
 from preflight.errors import Reason, RecordingError, UsageError
+from preflight.manifest import recordings
 from preflight.manifest.store import Manifest
 
 __all__ = [
@@ -221,11 +222,7 @@ def check_recordings(
         The usable recordings with their plans, and the rejected ones with the channels missing.
         A recording without an EDF (labels-only audit) is rejected as ``missing_recording``.
     """
-    rows = manifest.query(
-        "SELECT rec_idx, path, channels, recording_id FROM recordings"
-        " WHERE $splits IS NULL OR list_contains($splits, split) ORDER BY rec_idx",
-        {"splits": None if splits is None else list(splits)},
-    )
+    rows = recordings.recording_channels(manifest, splits)
     usable: dict[int, ChannelPlan] = {}
     rejected: list[RejectedRecording] = []
     for rec_idx, path, labels, recording_id in rows:

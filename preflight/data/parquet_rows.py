@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 
 from preflight.errors import UsageError
+from preflight.manifest import recordings
 from preflight.manifest.store import Manifest
 from preflight.scanning.parquet_judge import LABEL_CODE, label_column, label_params
 from preflight.scanning.parquet_read import pack
@@ -31,13 +32,6 @@ from preflight.sources import parquet as pqs
 from preflight.sources.parquet import ParquetOptions
 
 __all__ = ["RowLabels", "read_row_labels"]
-
-_FILES = """
-SELECT r.rec_idx, r.path, p.n_rows, p.n_positive, p.label_type
-FROM recordings r JOIN parquet_files p USING (path)
-WHERE list_contains($splits, r.split)
-ORDER BY r.rec_idx
-"""
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ def read_row_labels(
     """
     options = ParquetOptions.model_validate_json(manifest.meta("parquet_options") or "{}")
     base = str(root if root is not None else manifest.meta("parquet_root") or ".")
-    listed = manifest.query(_FILES, {"splits": list(splits)})
+    listed = recordings.table_files(manifest, splits)
     counts = np.array([n for _, _, n, _, _ in listed], dtype=np.int64)  # (F,)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # (F + 1,)
     positive = np.zeros(int(offsets[-1]), dtype=bool)  # (N,)

@@ -37,6 +37,7 @@ from preflight.data.stamp_codec import (
     normalize_stamp,
 )
 from preflight.errors import InputError, Reason, UsageError
+from preflight.manifest import recordings
 from preflight.manifest.store import Manifest, ManifestKind
 
 __all__ = ["StampFile", "StampItem", "StampSource", "StampTable", "open_table", "to_item"]
@@ -111,12 +112,7 @@ class StampSource:
         names = (splits,) if isinstance(splits, str) else tuple(splits)
         _check_manifest(manifest, names)
         base = str(root if root is not None else manifest.meta("parquet_root") or ".")
-        rows = manifest.query(
-            "SELECT r.rec_idx, r.path, p.n_rows, f.size, f.mtime_ns"
-            " FROM recordings r JOIN parquet_files p USING (path) JOIN files f USING (path)"
-            " WHERE list_contains($splits, r.split) ORDER BY r.rec_idx",
-            {"splits": list(names)},
-        )
+        rows = recordings.stamp_files(manifest, names)
         listed = [
             StampFile(os.path.join(base, path), rec, n, (), size, mtime)
             for rec, path, n, size, mtime in rows
@@ -179,7 +175,7 @@ def _check_manifest(manifest: Manifest, names: tuple[str, ...]) -> None:
             "`preflight audit SOURCE --format parquet` first",
             path=manifest.path,
         )
-    known = {r[0] for r in manifest.query("SELECT DISTINCT split FROM recordings")}
+    known = recordings.split_names(manifest)
     if unknown := sorted(set(names) - known):
         raise UsageError(
             f"unknown split(s) {', '.join(unknown)}; the manifest has {', '.join(sorted(known))}",

@@ -15,30 +15,8 @@ import numpy as np
 
 from preflight.data.parquet_rows import read_row_labels
 from preflight.errors import UsageError
+from preflight.manifest import recordings, windows
 from preflight.manifest.store import Manifest, ManifestKind
-
-_QUERY = """
-WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading
-    SELECT w.rec_idx, w.window_idx, min(s.seizure_gid) AS seizure_gid
-    FROM windows w
-    JOIN (SELECT rec_idx, start_s, stop_s,
-                 CAST(row_number() OVER (ORDER BY rec_idx, seizure_idx) - 1 AS INTEGER)
-                     AS seizure_gid
-          FROM seizures) s
-      ON s.rec_idx = w.rec_idx
-     AND w.window_idx * $stride < s.stop_s AND w.window_idx * $stride + $window > s.start_s
-    WHERE w.positive
-    GROUP BY ALL
-)
-SELECT w.rec_idx, w.window_idx, w.positive,
-       coalesce(pos.seizure_gid, -1) AS seizure,
-       CAST(dense_rank() OVER (ORDER BY r.patient) - 1 AS INTEGER) AS patient
-FROM windows w
-JOIN recordings r USING (rec_idx)
-LEFT JOIN pos USING (rec_idx, window_idx)
-WHERE list_contains($splits, r.split)
-ORDER BY w.rec_idx, w.window_idx
-"""
 
 
 @dataclass(frozen=True)
@@ -86,7 +64,7 @@ class WindowIndex:
             raise UsageError(
                 "manifest has no windows yet; run `preflight audit`", path=manifest.path
             )
-        known = {r[0] for r in manifest.query("SELECT DISTINCT split FROM recordings")}
+        known = recordings.split_names(manifest)
         unknown = sorted(set(names) - known)
         if unknown:
             have = ", ".join(sorted(known))
@@ -98,9 +76,7 @@ class WindowIndex:
         stride_s = float(manifest.meta("stride_s") or "nan")
         if manifest.kind is ManifestKind.TABLES:
             return cls._of_table(manifest, names, window_s, stride_s)
-        cols = manifest.con.execute(
-            _QUERY, {"splits": list(names), "window": window_s, "stride": stride_s}
-        ).fetchnumpy()
+        cols = windows.window_rows(manifest, names, window_s=window_s, stride_s=stride_s)
         return cls(
             splits=names,
             window_s=window_s,
@@ -118,10 +94,7 @@ class WindowIndex:
     ) -> WindowIndex:
         """A Parquet source's rows, labels read from its files; no seizure ids (no events)."""
         rows = read_row_labels(manifest, names)
-        codes = manifest.con.execute(
-            "SELECT rec_idx, CAST(dense_rank() OVER (ORDER BY patient) - 1 AS INTEGER) AS code"
-            " FROM recordings ORDER BY rec_idx"
-        ).fetchnumpy()
+        codes = recordings.patient_codes(manifest)
         patient_of = np.zeros(int(codes["rec_idx"].max(initial=-1)) + 1, dtype=np.int32)
         patient_of[np.asarray(codes["rec_idx"])] = codes["code"]
         return cls(

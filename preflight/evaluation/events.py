@@ -28,18 +28,10 @@ from preflight.evaluation.metrics import (
     score_recordings,
     threshold_for_false_alarm_rate,
 )
+from preflight.manifest.recordings import recordings_of, seizures_of
 from preflight.manifest.store import Manifest
 
 __all__ = ["event_evaluation", "recording_scores"]
-
-_RECORDINGS = """
-SELECT rec_idx, recording_id, patient, duration_s FROM recordings
-WHERE list_contains($recs, rec_idx) ORDER BY rec_idx
-"""
-_SEIZURES = """
-SELECT rec_idx, start_s, stop_s FROM seizures
-WHERE list_contains($recs, rec_idx) ORDER BY rec_idx, start_s
-"""
 
 
 def recording_scores(m: Manifest, ids: np.ndarray, scores: np.ndarray) -> list[RecordingScores]:
@@ -61,10 +53,10 @@ def recording_scores(m: Manifest, ids: np.ndarray, scores: np.ndarray) -> list[R
     ends = np.append(starts[1:], len(order))  # (R,)
     rows_of = {int(r): order[a:b] for r, a, b in zip(recs, starts, ends, strict=True)}
     seizures: dict[int, list[tuple[float, float]]] = {}
-    for rec_idx, start, stop in m.query(_SEIZURES, {"recs": recs.tolist()}):
+    for rec_idx, start, stop in seizures_of(m, recs.tolist()):
         seizures.setdefault(int(rec_idx), []).append((float(start), float(stop)))
     out: list[RecordingScores] = []
-    for rec_idx, recording_id, patient, duration_s in m.query(_RECORDINGS, {"recs": recs.tolist()}):
+    for rec_idx, recording_id, patient, duration_s in recordings_of(m, recs.tolist()):
         mine = rows_of[int(rec_idx)]  # (W_scored,) rows of this recording
         windows = ids[mine, 1]  # (W_scored,)
         ordered = np.zeros(int(windows.max()) + 1, dtype=np.float64)  # (W,)

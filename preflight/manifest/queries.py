@@ -52,6 +52,12 @@ SELECT {group} AS split,
 FROM rec {group_by}
 """
 
+_DURATIONS = """
+SELECT r.split, s.stop_s - s.start_s AS duration_s
+FROM seizures s JOIN recordings r USING (recording_id)
+ORDER BY r.split, duration_s
+"""
+
 SPLIT_FIELDS = (
     "recordings", "patients", "positive_recordings", "positive_patients", "events", "windows",
     "positive_windows", "hours", "positive_hours",
@@ -109,6 +115,16 @@ def per_recording(m: Manifest) -> list[dict[str, Any]]:
     cur = m.con.execute(_per_recording(m) + " ORDER BY r.recording_id")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def recording_count(m: Manifest) -> int:
+    """The number of recordings (usable inputs)."""
+    return int(m.query("SELECT count(*) FROM recordings")[0][0])
+
+
+def seizure_durations(m: Manifest) -> list[tuple[str, float]]:
+    """(split, duration_s) of every seizure, by split then duration."""
+    return m.query(_DURATIONS)
 
 
 def _per_recording(m: Manifest) -> str:

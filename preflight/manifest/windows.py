@@ -12,9 +12,13 @@ twice. A window is positive when that overlap is greater than zero and at least 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+
+from preflight.manifest.store import Manifest
 
 # Float tolerance for "the window lies entirely inside the recording": durations such as
 # 2348.0 s read from text and multiplied out from data records must not lose their last window.
@@ -104,6 +108,31 @@ FROM windows w JOIN recordings r USING (rec_idx)
 """
 
 
+# The windows of some splits with a seizure id and a patient code each (see ``window_rows``).
+_WINDOW_ROWS = """
+WITH pos AS (  -- the first seizure each positive window overlaps, for per-event spreading
+    SELECT w.rec_idx, w.window_idx, min(s.seizure_gid) AS seizure_gid
+    FROM windows w
+    JOIN (SELECT rec_idx, start_s, stop_s,
+                 CAST(row_number() OVER (ORDER BY rec_idx, seizure_idx) - 1 AS INTEGER)
+                     AS seizure_gid
+          FROM seizures) s
+      ON s.rec_idx = w.rec_idx
+     AND w.window_idx * $stride < s.stop_s AND w.window_idx * $stride + $window > s.start_s
+    WHERE w.positive
+    GROUP BY ALL
+)
+SELECT w.rec_idx, w.window_idx, w.positive,
+       coalesce(pos.seizure_gid, -1) AS seizure,
+       CAST(dense_rank() OVER (ORDER BY r.patient) - 1 AS INTEGER) AS patient
+FROM windows w
+JOIN recordings r USING (rec_idx)
+LEFT JOIN pos USING (rec_idx, window_idx)
+WHERE list_contains($splits, r.split)
+ORDER BY w.rec_idx, w.window_idx
+"""
+
+
 def build_seizures(con: duckdb.DuckDBPyConnection) -> None:
     """Merge each recording's positive events (from its label source) into disjoint seizures."""
     con.execute(_SEIZURES)
@@ -121,3 +150,23 @@ def build_windows(con: duckdb.DuckDBPyConnection, params: WindowParams) -> None:
         },
     )
     con.execute(_VIEW.format(stride=float(params.stride_s), window=float(params.window_s)))
+
+
+def window_rows(
+    m: Manifest, splits: Sequence[str], *, window_s: float, stride_s: float
+) -> dict[str, np.ndarray]:
+    """Every window of ``splits``, in (recording, window) order, as arrays.
+
+    Args:
+        m: an audited manifest of recordings (a ``windows`` table).
+        splits: split names.
+        window_s: window length (s) the windows were cut with.
+        stride_s: their stride (s).
+
+    Returns:
+        ``rec_idx``, ``window_idx``, ``positive``; ``seizure``: a manifest-wide id of the first
+        seizure a positive window overlaps (-1 when negative); ``patient``: a dense patient code.
+    """
+    return m.con.execute(
+        _WINDOW_ROWS, {"splits": list(splits), "window": window_s, "stride": stride_s}
+    ).fetchnumpy()

@@ -18,7 +18,7 @@ from typing import Any
 from preflight._version import __version__
 from preflight.config import AuditConfig, PreflightConfig
 from preflight.errors import NoUsableInputError, UsageError
-from preflight.manifest import queries
+from preflight.manifest import audits, queries
 from preflight.manifest.store import Manifest, ManifestKind, default_path
 from preflight.reports.model import (
     AuditReport,
@@ -208,14 +208,10 @@ def _gate(
     m: Manifest, cfg: PreflightConfig, suite: str | Path | None, key: str
 ) -> list[CheckResult]:
     """The gate's records: reused from an audit with the same key, else run."""
-    row = m.query(
-        "SELECT checks FROM audits WHERE gate_key = ? AND checks IS NOT NULL"
-        " ORDER BY audit_id DESC LIMIT 1",
-        [key],
-    )
-    if row:
-        return [CheckResult.model_validate(c) for c in json.loads(row[0][0])]
-    if m.query("SELECT count(*) FROM recordings")[0][0] == 0:
+    records = audits.gate_records(m, key)
+    if records is not None:
+        return [CheckResult.model_validate(c) for c in json.loads(records)]
+    if queries.recording_count(m) == 0:
         return []  # nothing usable: the reader check says so; there is nothing to gate
     from preflight.validators.gate import run_gate  # pandas, pandera, GX: only when needed
 
@@ -262,13 +258,11 @@ def _record_audit(
     gated: list[CheckResult],
 ) -> None:
     checks = json.dumps([c.model_dump(mode="json") for c in gated])
-    m.con.execute(
-        "INSERT INTO audits SELECT coalesce(max(audit_id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-        " FROM audits",
-        [
-            started, datetime.now(), result.root, json.dumps(params_of(options)), result.read,
-            result.reused, result.fingerprint, str(report.verdict), key, checks, report.to_json(),
-        ],
+    audits.record_audit(
+        m, started=started, finished=datetime.now(), root=result.root,
+        params=json.dumps(params_of(options)), files_read=result.read,
+        files_reused=result.reused, fingerprint=result.fingerprint, verdict=str(report.verdict),
+        gate_key=key, checks=checks, report=report.to_json(),
     )  # fmt: skip
 
 
@@ -278,14 +272,10 @@ def last_report(m: Manifest, audit_id: int | None = None) -> AuditReport:
     Raises:
         UsageError: the manifest holds no such audit.
     """
-    row = m.query(
-        "SELECT report FROM audits WHERE report IS NOT NULL AND (? IS NULL OR audit_id = ?)"
-        " ORDER BY audit_id DESC LIMIT 1",
-        [audit_id, audit_id],
-    )
-    if not row:
+    stored = audits.audit_report(m, audit_id)
+    if stored is None:
         which = "any audit" if audit_id is None else f"audit {audit_id}"
         raise UsageError(
             f"the manifest holds no report of {which}; run `preflight audit`", path=m.path
         )
-    return AuditReport.model_validate_json(row[0][0])
+    return AuditReport.model_validate_json(stored)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.manifest import queries
+from preflight.manifest.recordings import rec_idx_by_id, shortest_per_class
 from preflight.manifest.store import Manifest
 from preflight.run_config import RunConfig
 
@@ -38,25 +39,6 @@ __all__ = [
 
 PER_CLASS = 2  # recordings per class and split: two, so "different patients" means something
 STEPS = 4  # training batches: enough for the guard, the optimizer and a checkpoint
-
-_SUBSET = """
-WITH rec AS (
-    SELECT r.rec_idx, r.recording_id, r.split, r.patient, r.duration_s,
-           EXISTS (SELECT 1 FROM seizures s WHERE s.rec_idx = r.rec_idx) AS positive
-    FROM recordings r
-    WHERE list_contains($splits, r.split) AND list_contains($usable, r.rec_idx)
-), one_per_patient AS (
-    SELECT *, row_number() OVER (
-        PARTITION BY split, positive, patient ORDER BY duration_s, recording_id) AS nth
-    FROM rec
-), ranked AS (
-    SELECT *, row_number() OVER (
-        PARTITION BY split, positive ORDER BY duration_s, recording_id) AS rank
-    FROM one_per_patient WHERE nth = 1
-)
-SELECT rec_idx, split, positive FROM ranked WHERE rank <= $per_class
-ORDER BY split, positive DESC, rank
-"""
 
 
 @dataclass(frozen=True)
@@ -89,8 +71,7 @@ def choose_subset(
     Each class's picks come from distinct patients. A split short of a class gets what it has;
     ``check_subset`` says whether that is enough.
     """
-    params = {"splits": list(splits), "usable": sorted(usable), "per_class": per_class}
-    rows = m.query(_SUBSET, params)
+    rows = shortest_per_class(m, splits, usable, per_class)
     counts: dict[str, list[int]] = {s: [0, 0] for s in splits}
     for _, split, positive in rows:
         counts[split][0 if positive else 1] += 1
@@ -107,7 +88,7 @@ def choose_files(m: Manifest, splits: tuple[str, ...], per_class: int = PER_CLAS
     class, from distinct groups (a file's ``patient``) where possible; a file holding both
     classes may serve both. Files are chosen from the manifest's per-file counts alone.
     """
-    rec_idx = dict(m.query("SELECT recording_id, rec_idx FROM recordings"))
+    rec_idx = rec_idx_by_id(m)
     rows = sorted(
         (r for r in queries.per_recording(m) if r["split"] in splits),
         key=lambda r: (r["windows"], r["recording_id"]),

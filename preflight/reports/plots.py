@@ -85,13 +85,6 @@ class Figure:
             raise ValueError("Figure.data_uri must be a data:image/... URI (no external images)")
 
 
-_DURATIONS = """
-SELECT r.split, s.stop_s - s.start_s AS duration_s
-FROM seizures s JOIN recordings r USING (recording_id)
-ORDER BY r.split, duration_s
-"""
-
-
 def collect_plot_data(manifest: Manifest) -> PlotData:
     """Read the plots' data from a manifest's derived tables (SQL aggregates only)."""
     stats = queries.split_stats(manifest)
@@ -101,7 +94,7 @@ def collect_plot_data(manifest: Manifest) -> PlotData:
         if row["positive_windows"] > 0:
             positives[row["split"]].append(int(row["positive_windows"]))
     durations: dict[str, list[float]] = {name: [] for name in order}
-    for split, seconds in manifest.query(_DURATIONS):
+    for split, seconds in queries.seizure_durations(manifest):
         durations[split].append(float(seconds))
     return PlotData(
         windows={
