@@ -10,7 +10,7 @@ from datetime import datetime
 
 from preflight.manifest.store import Manifest
 
-__all__ = ["audit_report", "gate_records", "last_audit_root", "record_audit"]
+__all__ = ["audit_report", "gate_records", "last_audit_id", "last_audit_root", "record_audit"]
 
 
 def gate_records(m: Manifest, gate_key: str) -> str | None:
@@ -78,3 +78,8 @@ def last_audit_root(m: Manifest) -> str | None:
     """The data root of the latest audit, or None when no audit is recorded."""
     rows = m.query("SELECT root FROM audits ORDER BY audit_id DESC LIMIT 1")
     return str(rows[0][0]) if rows else None
+
+
+def last_audit_id(m: Manifest) -> int | None:
+    """The id of the latest audit, or None when no audit is recorded."""
+    return m.query("SELECT max(audit_id) FROM audits")[0][0]

@@ -30,6 +30,7 @@ import torch
 
 from preflight.data.montage import check_recordings
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
+from preflight.manifest.audits import last_audit_id
 from preflight.manifest.runs import (
     RunStatus,
     get_run,
@@ -230,7 +231,7 @@ def _audit_and_gate(
         )
     recorded = json.loads(config.model_dump_json())
     with Manifest.open(manifest, read_only=True) as m:
-        audit_id = m.query("SELECT max(audit_id) FROM audits")[0][0]
+        audit_id = last_audit_id(m)
     if report.verdict is Verdict.FAIL:
         run_id, message = new_run_id(), _gate_message(report)
         start_run(

@@ -17,15 +17,12 @@ NULL when the batch's ids themselves were unusable. Find a run's quarantines wit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
-import pyarrow as pa
 import torch
 
-from preflight.errors import ManifestError, UsageError
+from preflight.manifest.quarantine import QUARANTINE_DDL, record_quarantine
 from preflight.manifest.store import Manifest
 from preflight.validators.batch_guard import GuardResult
 
@@ -38,12 +35,6 @@ __all__ = [
     "record_quarantine",
 ]
 
-QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS quarantine (
-    run_id VARCHAR NOT NULL, step BIGINT NOT NULL,
-    rec_idx INTEGER, window_idx INTEGER,   -- NULL when the batch's ids were unusable
-    reason VARCHAR NOT NULL,               -- a GuardCheck value, or batch_quarantined
-    message VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL
-)"""
 BATCH_QUARANTINED = "batch_quarantined"  # reason of a healthy window dropped with its batch
 
 
@@ -68,62 +59,6 @@ def quarantine_rows(result: GuardResult) -> tuple[np.ndarray | None, list[str], 
     names = ", ".join(str(e.check) for e in errors)
     messages += [f"dropped with its batch ({names})"] * len(bystanders)
     return result.ids.numpy()[rows].astype(np.int64), reasons, messages
-
-
-def record_quarantine(
-    manifest: Manifest,
-    run_id: str,
-    step: int,
-    ids: torch.Tensor | np.ndarray | None,
-    reason: str | Sequence[str],
-    message: str | Sequence[str],
-) -> int:
-    """Append quarantined windows to the manifest's ``quarantine`` table (created if absent).
-
-    Args:
-        manifest: a manifest open for writing.
-        run_id: the training run.
-        step: the training step of the batch.
-        ids: (n, 2) (rec_idx, window_idx); None writes one row per reason with NULL ids.
-        reason: a reason per row, or one for all rows.
-        message: a message per row, or one for all rows.
-
-    Returns:
-        The number of rows written (one bulk insert).
-
-    Raises:
-        UsageError: a read-only manifest, or reasons/messages not matching the ids.
-        ManifestError: DuckDB could not write.
-    """
-    if manifest.read_only:
-        raise UsageError("manifest is open read-only; open it for writing", path=manifest.path)
-    pairs = None if ids is None else np.asarray(ids, dtype=np.int64).reshape(-1, 2)
-    n = len(pairs) if pairs is not None else (1 if isinstance(reason, str) else len(reason))
-    reasons = [reason] * n if isinstance(reason, str) else list(reason)
-    messages = [message] * n if isinstance(message, str) else list(message)
-    if len(reasons) != n or len(messages) != n:
-        raise UsageError(f"{n} ids but {len(reasons)} reasons and {len(messages)} messages")
-    columns = {
-        "run_id": [run_id] * n,
-        "step": [step] * n,
-        "rec_idx": [None] * n if pairs is None else pairs[:, 0].tolist(),
-        "window_idx": [None] * n if pairs is None else pairs[:, 1].tolist(),
-        "reason": reasons,
-        "message": messages,
-        "recorded_at": [datetime.now()] * n,
-    }
-    try:  # one bulk insert through Arrow; ``at`` is a keyword, hence BY NAME, not a column list
-        manifest.con.execute(QUARANTINE_DDL)
-        manifest.con.register("_quarantined", pa.table(columns))
-        try:
-            manifest.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantined")
-        finally:
-            manifest.con.unregister("_quarantined")
-    except duckdb.Error as exc:
-        raise ManifestError(
-            f"cannot record a quarantined batch: {exc}", path=manifest.path
-        ) from exc
-    return n
 
 
 # One quarantined batch as the recorder keeps it: (step, ids (n, 2) or None, reasons, messages).

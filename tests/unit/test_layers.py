@@ -8,6 +8,7 @@ planted upward import fails here with the module, the line and both layers named
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,3 +178,39 @@ def test_a_private_name_from_another_module_is_found(tmp_path: Path) -> None:
     assert private(imports) == [
         "preflight.training.stamps:1 takes _keep from preflight.training.eeg"
     ]
+
+
+# Modules outside manifest/ whose SQL reads Parquet *files* (read_parquet), never manifest tables.
+PARQUET_SQL = frozenset(
+    {"scanning/parquet_read.py", "scanning/parquet_judge.py", "data/parquet_rows.py"}
+)
+_SQL = re.compile(r"\b(SELECT|INSERT INTO|CREATE (TABLE|VIEW)|UPDATE \w+ SET|DELETE FROM)\b")
+
+
+def _code_strings(path: Path) -> list[str]:
+    """The string literals of a module, its docstrings (examples for people) left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_sql_on_manifest_tables_lives_in_manifest() -> None:
+    """Other stages call named functions of ``manifest/`` (queries, writes, runs, quarantine)."""
+    holding = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(_SQL.search(text) for text in _code_strings(path))
+    }
+    outside = {p for p in holding if not p.startswith("manifest/")}
+    assert outside == PARQUET_SQL
