@@ -24,7 +24,6 @@ from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
     RejectedInput,
-    ScanInfo,
     SplitStats,
     Totals,
 )
@@ -175,15 +174,7 @@ def build_report(
         checks=checks,
         rejected=[RejectedInput(**r) for r in queries.rejected(m)],
         provenance={k: m.meta(k) for k in PROVENANCE_KEYS},
-        scan=ScanInfo(
-            files=result.files,
-            read=result.read,
-            reused=result.reused,
-            deleted=result.deleted,
-            ignored=result.ignored,
-            rebuilt=result.rebuilt,
-            seconds=round(result.seconds, 3),
-        ),
+        scan=result.info(),
     )
 
 

@@ -15,6 +15,7 @@ from preflight.manifest.queries import SplitStats
 from preflight.manifest.runs import RunStatus
 from preflight.manifest.store import ManifestKind
 from preflight.results import CheckResult, Verdict
+from preflight.scanning.scan import ScanInfo
 
 if TYPE_CHECKING:  # torch: only a training run holds monitor records
     from preflight.training.monitors import MonitorRecord
@@ -47,18 +48,6 @@ class RejectedInput(BaseModel):
     reason: str
     message: str
     line: int | None = None
-
-
-class ScanInfo(BaseModel):
-    """What the scan behind the report did."""
-
-    files: int
-    read: int
-    reused: int
-    deleted: int
-    ignored: int
-    rebuilt: bool
-    seconds: float
 
 
 class AuditReport(BaseModel):

@@ -39,7 +39,7 @@ from preflight.manifest.store import Manifest
 from preflight.scanning.discover import is_utf8, undecodable_name
 from preflight.scanning.parquet_derive import derive_tables
 from preflight.scanning.parquet_read import FileRead, Found, ReadResult, read_tables
-from preflight.scanning.scan import ScanResult
+from preflight.scanning.scan import ScanResult, finish_scan
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
 
@@ -78,10 +78,9 @@ def scan_parquet(root: str | Path, manifest: Manifest, options: ParquetOptions) 
         _store(manifest, read, version, options.label_column)
         state = _state(options, problems)
         fingerprint = _fingerprint(manifest, state)
-        rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
-        if rebuilt:
-            derive_tables(manifest, problems)
-            manifest.set_meta({"fingerprint": fingerprint, **state})
+        rebuilt = finish_scan(
+            manifest, fingerprint, state, lambda: derive_tables(manifest, problems)
+        )
         manifest.set_meta({"parquet_root": str(root.resolve())})
     return ScanResult(
         root=str(root.resolve()),

@@ -9,14 +9,18 @@ entries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from preflight.manifest import cache_tables
 from preflight.manifest.store import Manifest
@@ -56,19 +60,46 @@ class ScanOptions:
     progress: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ScanResult:
-    """What a scan did."""
+class ScanInfo(BaseModel):
+    """What a scan did, as an audit report shows it (its ``scan`` section)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    files: int  # input files of the format read
+    read: int  # of them, parsed by this scan (new or changed)
+    reused: int  # of them, unchanged since the manifest's last scan
+    deleted: int  # files the manifest held that are gone
+    ignored: int  # files no reader of the format owns
+    rebuilt: bool  # the derived tables were rebuilt (the fingerprint changed)
+    seconds: float
+
+
+class ScanResult(ScanInfo):
+    """What a scan did, where, and the manifest fingerprint it left."""
 
     root: str
-    files: int
-    read: int
-    reused: int
-    deleted: int
-    ignored: int
-    rebuilt: bool
     fingerprint: str
-    seconds: float
+
+    def info(self) -> ScanInfo:
+        """The report's view: the counts, the seconds rounded to milliseconds."""
+        counts = self.model_dump(include=set(ScanInfo.model_fields))
+        return ScanInfo(**{**counts, "seconds": round(self.seconds, 3)})
+
+
+def finish_scan(
+    manifest: Manifest, fingerprint: str, state: dict[str, str], rebuild: Callable[[], None]
+) -> bool:
+    """The ending both scanners share: inside the scan's transaction, rebuild the derived tables
+    when the fingerprint changed or they are missing, and record the new fingerprint and state.
+
+    Returns:
+        Whether the derived tables were rebuilt.
+    """
+    rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
+    if rebuilt:
+        rebuild()
+        manifest.set_meta({"fingerprint": fingerprint, **state})
+    return rebuilt
 
 
 def scan(
@@ -103,17 +134,12 @@ def scan(
             _load_staged(manifest, staging)
             state = _state(options, found, kinds)
             fingerprint = _fingerprint(manifest, kinds, state)
-            rebuilt = fingerprint != manifest.meta("fingerprint") or not manifest.has_derived()
-            if rebuilt:
-                derive(
-                    manifest,
-                    kinds=frozenset(kinds),
-                    labels_only=options.labels_only,
-                    edfplus=options.fmt is SourceFormat.EDFPLUS,
-                    params=options.window,
-                    walk_problems=found.problems,
-                )
-                manifest.set_meta({"fingerprint": fingerprint, **state})
+            rebuild = functools.partial(
+                derive, manifest, kinds=frozenset(kinds), labels_only=options.labels_only,
+                edfplus=options.fmt is SourceFormat.EDFPLUS, params=options.window,
+                walk_problems=found.problems,
+            )  # fmt: skip
+            rebuilt = finish_scan(manifest, fingerprint, state, rebuild)
     return ScanResult(
         root=str(root.resolve()),
         files=len(wanted),
@@ -203,4 +229,4 @@ def params_of(options: ScanOptions) -> dict[str, object]:
     return data
 
 
-__all__ = ["ScanOptions", "ScanResult", "params_of", "scan"]
+__all__ = ["ScanInfo", "ScanOptions", "ScanResult", "finish_scan", "params_of", "scan"]
