@@ -54,6 +54,10 @@ def audit(
     labels_only: Annotated[
         bool, _Opt("--labels-only", help="Audit from annotation files alone.")
     ] = False,
+    no_errata: Annotated[
+        bool,
+        _Opt("--no-errata", help="Read annotation files as published: no errata corrections."),
+    ] = False,
     split: Annotated[
         SplitMethod | None, _Opt(help="Keep the corpus's split or build a stratified one.")
     ] = None,
@@ -96,7 +100,9 @@ def audit(
             "group_column": group_column, "split_column": split_column,
             "sample_column": sample_column,
         }  # fmt: skip
-        cfg = _config(config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios)
+        cfg = _config(
+            config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios, no_errata
+        )
         cfg = _with_parquet(cfg, tables)
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
@@ -125,6 +131,7 @@ def _config(
     split: SplitMethod | None,
     seed: int | None,
     ratios: str | None,
+    no_errata: bool = False,
 ) -> PreflightConfig:
     """The config file (or defaults) with the command-line flags that were given on top."""
     cfg = load_config(path) if path is not None else PreflightConfig()
@@ -132,7 +139,7 @@ def _config(
         k: v
         for k, v in {
             "format": fmt, "window_s": window, "stride_s": stride, "min_overlap_s": min_overlap,
-            "labels_only": labels_only or None,
+            "labels_only": labels_only or None, "errata": False if no_errata else None,
         }.items()
         if v is not None
     }  # fmt: skip

@@ -28,6 +28,7 @@ from preflight.pipelines.split import build_split
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
+    NoteRecord,
     RejectedInput,
     ScanInfo,
     SplitStats,
@@ -37,7 +38,7 @@ from preflight.sources.parquet import ParquetOptions
 from preflight.validators.results import CheckResult, Severity, verdict
 
 PROVENANCE_KEYS = (
-    "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only",
+    "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only", "errata",
     "split_method", "split_seed", "split_ratios", "suite_name", "suite_hash",
 )  # fmt: skip
 
@@ -53,7 +54,7 @@ def scan_options(
     )
     return ScanOptions(
         fmt=config.format, labels_only=config.labels_only, window=window, workers=workers,
-        progress=progress,
+        progress=progress, errata=config.errata,
     )  # fmt: skip
 
 
@@ -168,6 +169,7 @@ def build_report(
         splits={k: SplitStats(**v) for k, v in queries.split_stats(m).items()},
         checks=checks,
         rejected=[RejectedInput(**r) for r in queries.rejected(m)],
+        notes=[NoteRecord(**n) for n in queries.notes(m)],
         provenance={k: m.meta(k) for k in PROVENANCE_KEYS},
         scan=ScanInfo(
             files=result.files,

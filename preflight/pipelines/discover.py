@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from preflight.errors import Reason
+from preflight.sources.seizeit import is_annotation_name as is_seizeit_annotation
 
 
 class SourceFormat(StrEnum):
@@ -25,6 +26,7 @@ class SourceFormat(StrEnum):
     SIENA = "siena"
     BIDS = "bids"
     EDFPLUS = "edfplus"
+    SEIZEIT = "seizeit"
     PARQUET = "parquet"
 
 
@@ -38,6 +40,7 @@ class Kind(StrEnum):
     BIDS_EVENTS = "bids_events"
     CHBMIT_SUMMARY = "chbmit_summary"
     SIENA_LIST = "siena_list"
+    SEIZEIT_TSV = "seizeit_tsv"  # P_IDnn_rN_a1.tsv
 
 
 _ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
@@ -47,6 +50,7 @@ _ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
     SourceFormat.SIENA: frozenset({Kind.EDF, Kind.SIENA_LIST}),
     SourceFormat.BIDS: frozenset({Kind.EDF, Kind.BIDS_EVENTS}),
     SourceFormat.EDFPLUS: frozenset({Kind.EDF}),
+    SourceFormat.SEIZEIT: frozenset({Kind.EDF, Kind.SEIZEIT_TSV}),
     SourceFormat.PARQUET: frozenset(),
 }
 
@@ -71,6 +75,8 @@ def classify(name: str) -> Kind | None:
         return Kind.CHBMIT_SUMMARY
     if lower.startswith("seizures-list-") and lower.endswith(".txt"):
         return Kind.SIENA_LIST
+    if is_seizeit_annotation(name):
+        return Kind.SEIZEIT_TSV
     return None
 
 

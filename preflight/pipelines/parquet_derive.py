@@ -116,7 +116,8 @@ def _recording_ids(paths: list[str]) -> list[str]:
 
 def _reject(m: Manifest, walk_problems: list[tuple[str, Reason, str]]) -> None:
     m.con.execute(
-        "INSERT INTO rejected SELECT path, error_reason, error_message, error_line FROM files"
+        "INSERT INTO rejected (path, reason, message, line)"
+        " SELECT path, error_reason, error_message, error_line FROM files"
         " WHERE kind = ? AND error_reason IS NOT NULL ORDER BY path",
         [pqs.KIND],
     )
