@@ -128,7 +128,8 @@ def test_toggling_errata_rereads_the_list(realdata: Path, tmp_path: Path) -> Non
     manifest = tmp_path / "m.duckdb"
     assert audit(tmp_path, manifest=manifest, options=ScanOptions(labels_only=True)).notes
     raw = audit(tmp_path, manifest=manifest, options=ScanOptions(labels_only=True, errata=False))
-    assert raw.scan is not None and raw.scan.read == 1
+    assert raw.scan is not None
+    assert raw.scan.read == 1
     assert raw.totals.recordings == 4
     again = audit(tmp_path, manifest=manifest, options=ScanOptions(labels_only=True))
     assert again.totals.recordings == 5
@@ -242,9 +243,7 @@ def test_seizeit_layout(tmp_path: Path, fmt: SourceFormat) -> None:
     [note] = report.notes
     assert (note.code, note.line, note.recording_id) == ("default_duration", 8, "P_ID10/P_ID10_r1")
     with Manifest.open(report.manifest.path, read_only=True) as m:
-        events = m.query(
-            "SELECT label, start_s, stop_s, confidence FROM events ORDER BY start_s"
-        )
+        events = m.query("SELECT label, start_s, stop_s, confidence FROM events ORDER BY start_s")
         readers = m.query("SELECT DISTINCT label_reader, patient FROM recordings")
     assert events == [("FIA", 100.0, 130.0, None), ("F-BTC", 400.0, 430.0, 0.5)]
     assert readers == [("seizeit-tsv", "P_ID10")]
