@@ -73,9 +73,13 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE audits ADD COLUMN IF NOT EXISTS checks VARCHAR",
     ],
     3: ["ALTER TABLE audits ADD COLUMN IF NOT EXISTS report VARCHAR"],
-    # ann_notes is created above; the CHB-MIT and Siena readers' versions changed, so their files
-    # are read again, and the derived tables gain columns: forget the fingerprint to rebuild them.
-    4: ["DELETE FROM meta WHERE key = 'fingerprint'"],
+    # ann_notes is created above. The CHB-MIT and Siena readers now write notes: read their files
+    # again (an unknown reader version does it), and the derived tables gain columns: forget the
+    # fingerprint to rebuild them.
+    4: [
+        "UPDATE files SET reader_version = '' WHERE kind IN ('chbmit_summary', 'siena_list')",
+        "DELETE FROM meta WHERE key = 'fingerprint'",
+    ],
 }
 
 _DERIVED = [

@@ -257,3 +257,24 @@ def test_seizeit_labels_only_has_no_duration(tmp_path: Path) -> None:
         ("P_ID10/P_ID10_r1_a1.tsv", "no_duration"),
         ("P_ID10/P_ID10_r2_a1.tsv", "no_duration"),
     }
+
+
+@pytest.mark.realdata
+def test_manifest_of_schema_3_is_rebuilt_with_notes(realdata: Path, tmp_path: Path) -> None:
+    """A manifest written before notes existed (schema 3: no ann_notes, no notes, rejected
+    without entry and cause) is migrated: the derived tables are rebuilt, notes appear."""
+    (tmp_path / "PN00").mkdir()
+    shutil.copy(realdata / "siena" / "Seizures-list-PN00.txt", tmp_path / "PN00")
+    manifest = tmp_path / "m.duckdb"
+    options = ScanOptions(labels_only=True)
+    audit(tmp_path, manifest=manifest, options=options)
+    with Manifest.open(manifest) as m:
+        m.con.execute("DROP TABLE ann_notes; DROP TABLE notes; DROP TABLE rejected")
+        m.con.execute("CREATE TABLE rejected (path VARCHAR, reason VARCHAR, message VARCHAR,"
+                      " line INTEGER)")  # fmt: skip
+        m.set_meta({"schema_version": "3"})
+    report = audit(tmp_path, manifest=manifest, options=options)
+    assert report.scan is not None
+    assert report.scan.rebuilt
+    assert [n.code for n in report.notes] == ["erratum_applied"]
+    assert report.totals.recordings == 5
