@@ -70,6 +70,7 @@ class SourceFormat(StrEnum):
     SIENA = "siena"
     BIDS = "bids"
     EDFPLUS = "edfplus"
+    SEIZEIT = "seizeit"
     PARQUET = "parquet"
 
 
@@ -164,11 +165,14 @@ class AuditConfig(Strict):
     stride_s: float | None = Field(default=None, gt=0)
     # Seizure seconds a window needs to count as positive; 0 means any overlap at all.
     min_overlap_s: float = Field(default=0.0, ge=0)
-    # Which readers to use; auto recognises TUSZ, CHB-MIT, Siena, BIDS and EDF+ by file names,
+    # Which readers to use; auto recognises TUSZ, CHB-MIT, Siena, SeizeIT, BIDS and EDF+ by names,
     # and Parquet tables in a folder holding no EEG file.
     format: SourceFormat = SourceFormat.AUTO
     # Audit from annotation files alone when the EDF files are not at hand.
     labels_only: bool = False
+    # Apply the published errata of real corpora (preflight.sources.errata), each recorded as a
+    # note; false gives the raw reading of the files as published.
+    errata: bool = True
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> AuditConfig:

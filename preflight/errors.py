@@ -50,6 +50,7 @@ class Reason(StrEnum):
     MISSING_ANNOTATIONS = "missing_annotations"  # a recording with no annotation source
     MISSING_RECORDING = "missing_recording"  # annotations whose recording is absent
     NO_DURATION = "no_duration"  # labels-only audit and the annotations give no duration
+    DURATION_MISMATCH = "duration_mismatch"  # annotation and EDF header disagree on the length
     ANNOTATION_REJECTED = "annotation_rejected"  # the recording's annotations were rejected
     RECORDING_REJECTED = "recording_rejected"  # the annotation's recording was rejected
     UNSUPPORTED = "unsupported"  # a file the chosen format does not read

@@ -46,6 +46,10 @@ def audit(
     labels_only: Annotated[
         bool, _Opt("--labels-only", help="Audit from annotation files alone.")
     ] = False,
+    no_errata: Annotated[
+        bool,
+        _Opt("--no-errata", help="Read annotation files as published: no errata corrections."),
+    ] = False,
     split: Annotated[
         SplitMethod | None, _Opt(help="Keep the corpus's split or build a stratified one.")
     ] = None,
@@ -87,6 +91,7 @@ def audit(
             audit={
                 "format": fmt, "window_s": window, "stride_s": stride,
                 "min_overlap_s": min_overlap, "labels_only": labels_only or None,
+                "errata": False if no_errata else None,
             },
             split={"method": split, "seed": seed, "ratios": ratios},
             parquet={

@@ -121,9 +121,11 @@ def has_seizure(m: Manifest, source_path: str) -> bool:
     return bool(row and row[0][0])
 
 
-def edf_headers(m: Manifest) -> list[tuple[str, float, str | None]]:
-    """Every cached EDF header: (path, duration_s, patient_field), by path."""
-    return m.query("SELECT path, duration_s, patient_field FROM edf_headers ORDER BY 1")
+def edf_headers(m: Manifest) -> list[tuple[str, float, str | None, float | None]]:
+    """Every cached EDF header: (path, duration_s, patient_field, record_duration), by path."""
+    return m.query(
+        "SELECT path, duration_s, patient_field, record_duration FROM edf_headers ORDER BY 1"
+    )
 
 
 def create_parquet_cache(m: Manifest) -> None:

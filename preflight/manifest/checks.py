@@ -25,7 +25,6 @@ __all__ = [
     "patient_count",
     "patients_in_several_splits",
     "recordings_in_several_splits",
-    "rejected_and_inputs",
     "schema_frame",
     "table_names",
 ]
@@ -157,15 +156,6 @@ def recordings_in_several_splits(m: Manifest) -> list[tuple[list[str], list[str]
         " list(split ORDER BY split, path) FROM recordings WHERE content_hash IS NOT NULL"
         " GROUP BY content_hash HAVING count(DISTINCT split) > 1 ORDER BY 1"
     )
-
-
-def rejected_and_inputs(m: Manifest) -> tuple[int, int]:
-    """(rejected input files, every input file: read or rejected)."""
-    rejected, inputs = m.query(
-        "SELECT (SELECT count(DISTINCT path) FROM rejected),"
-        " (SELECT count(*) FROM (SELECT path FROM files UNION SELECT path FROM rejected))"
-    )[0]
-    return int(rejected), int(inputs)
 
 
 def group_count(m: Manifest) -> int:

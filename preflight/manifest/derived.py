@@ -8,7 +8,7 @@ Seizures and windows are built by ``manifest.windows``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -48,10 +48,12 @@ WHERE h.path = recordings.path;
 
 _OUT_OF_RANGE = """
 SELECT s.recording_id, e.source_path, arg_min(e.line, e.idx) AS line,
-       max(e.stop_s) AS stop_s, any_value(r.duration_s) AS duration_s
+       max(e.stop_s) AS stop_s, any_value(r.duration_s) AS duration_s,
+       any_value(s.key) AS key, any_value(f.kind) AS kind
 FROM ann_events e
 JOIN recordings_sources s ON s.source_path = e.source_path AND s.key = e.key
 JOIN recordings r ON r.recording_id = s.recording_id
+JOIN files f ON f.path = e.source_path
 WHERE e.stop_s > r.duration_s + $tol
 GROUP BY s.recording_id, e.source_path
 ORDER BY 1, 2
@@ -95,12 +97,13 @@ def stage_recordings(
         m.insert("recordings_sources", sources)
 
 
-def events_past_end(m: Manifest) -> list[tuple[str, str, int | None, float, float]]:
+def events_past_end(m: Manifest) -> list[tuple[str, str, int | None, float, float, str, str]]:
     """Annotation files with an event ending past their recording's end (``END_TOLERANCE_S``).
 
     Returns:
         Rows (recording_id, source_path, line of the first such event, its latest stop_s, the
-        recording's duration_s), by recording then source.
+        recording's duration_s, the source's key, the source file's kind), by recording then
+        source.
     """
     return m.query(_OUT_OF_RANGE, {"tol": END_TOLERANCE_S})
 
@@ -135,8 +138,28 @@ def copy_events(m: Manifest) -> None:
     )
 
 
+# Every note of the annotation files read, with the recording it concerns when that recording
+# made it into the manifest.
+_NOTES = """
+INSERT INTO notes
+SELECT n.source_path, n.key, s.recording_id, n.line, n.code, n.message, n.origin
+FROM ann_notes n
+JOIN files f ON f.path = n.source_path
+LEFT JOIN recordings_sources s ON s.source_path = n.source_path AND s.key = n.key
+WHERE f.error_reason IS NULL AND list_contains($kinds, f.kind)
+ORDER BY n.source_path, n.line NULLS FIRST, n.code
+"""
+
+
+def copy_notes(m: Manifest, kinds: Collection[str]) -> None:
+    """Copy the notes (corrections, defaults) of the readable annotation files of ``kinds``
+    into ``notes``, each with its recording when that recording is in the manifest."""
+    m.con.execute(_NOTES, {"kinds": sorted(kinds)})
+
+
 def insert_rejected(m: Manifest, columns: Mapping[str, Sequence[Any]]) -> None:
-    """Append rejected inputs: columns ``path``, ``reason``, ``message`` and optionally ``line``."""
+    """Append rejected inputs: ``path``, ``reason``, ``message`` and optionally ``line``,
+    ``recording``, ``cause_path`` and ``cause_recording``."""
     m.insert("rejected", columns)
 
 
@@ -203,7 +226,8 @@ def write_table_counts(m: Manifest, file_ids: Sequence[int]) -> None:
 def reject_unreadable_tables(m: Manifest, *, kind: str) -> None:
     """Copy every Parquet file the reader rejected into ``rejected``, by path."""
     m.con.execute(
-        "INSERT INTO rejected SELECT path, error_reason, error_message, error_line FROM files"
+        "INSERT INTO rejected (path, reason, message, line)"
+        " SELECT path, error_reason, error_message, error_line FROM files"
         " WHERE kind = ? AND error_reason IS NOT NULL ORDER BY path",
         [kind],
     )

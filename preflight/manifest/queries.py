@@ -86,14 +86,15 @@ def split_stats(m: Manifest) -> dict[str, dict[str, Any]]:
 
 
 def totals(m: Manifest) -> dict[str, Any]:
-    """Corpus totals, including the number of rejected input files."""
+    """Corpus totals, including the number of inputs rejected for a problem of their own."""
     row = m.query(_aggregate(m, group="NULL", group_by=""))[0]
     out = dict(zip(SPLIT_FIELDS, _clean(row[1:]), strict=True))
-    rejected = m.query("SELECT count(DISTINCT path) FROM rejected")[0][0]
     return {
         "recordings": out["recordings"],
-        "rejected": int(rejected),
+        "rejected": rejected_units(m)[0],
         "patients": out["patients"],
+        "positive_recordings": out["positive_recordings"],
+        "positive_patients": out["positive_patients"],
         "events": out["events"],
         "windows": out["windows"],
         "positive_windows": out["positive_windows"],
@@ -102,12 +103,55 @@ def totals(m: Manifest) -> dict[str, Any]:
     }
 
 
+# The units an input can be rejected as: a whole file, or one entry (recording) of a CHB-MIT or
+# Siena list that was read. A list counts as its entries, so one bad entry is one unit of many;
+# a follow-on rejection (cause_path set) is not a unit of its own: its root cause is counted.
+_REJECTED_UNITS = """
+WITH lists AS (
+    SELECT path FROM files
+    WHERE kind IN ('chbmit_summary', 'siena_list') AND error_reason IS NULL
+), units AS (
+    SELECT path, '' AS entry FROM files WHERE path NOT IN (SELECT path FROM lists)
+    UNION SELECT path, '' FROM rejected WHERE recording IS NULL
+    UNION SELECT source_path, key FROM ann_recordings
+        WHERE source_path IN (SELECT path FROM lists)
+    UNION SELECT path, recording FROM rejected WHERE recording IS NOT NULL
+)
+SELECT (SELECT count(*) FROM (SELECT DISTINCT path, coalesce(recording, '') FROM rejected
+                              WHERE cause_path IS NULL)),
+       (SELECT count(*) FROM units)
+"""
+
+
+def rejected_units(m: Manifest) -> tuple[int, int]:
+    """(inputs rejected for a problem of their own, inputs): files, and list entries apart."""
+    rejected_n, inputs = m.query(_REJECTED_UNITS)[0]
+    return int(rejected_n), int(inputs)
+
+
 def rejected(m: Manifest) -> list[dict[str, Any]]:
-    """Every rejected input, by path then line."""
+    """Every rejection: root causes first, then follow-ons (each naming its cause), by path
+    then line."""
     rows = m.query(
-        "SELECT path, reason, message, line FROM rejected ORDER BY path, line NULLS FIRST"
+        "SELECT path, reason, message, line, recording, cause_path, cause_recording FROM rejected"
+        " ORDER BY cause_path IS NOT NULL, path, line NULLS FIRST, recording NULLS FIRST, reason"
     )
-    return [{"path": p, "reason": r, "message": msg, "line": ln} for p, r, msg, ln in rows]
+    names = ("path", "reason", "message", "line", "recording", "cause_path", "cause_recording")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def notes(m: Manifest) -> list[dict[str, Any]]:
+    """Every note on the annotation files read (corrections applied, defaults assumed)."""
+    if not m.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'notes'")[0][
+        0
+    ]:
+        return []  # a manifest derived before notes existed
+    rows = m.query(
+        "SELECT path, recording, recording_id, line, code, message, origin FROM notes"
+        " ORDER BY path, line NULLS FIRST, code"
+    )
+    names = ("path", "recording", "recording_id", "line", "code", "message", "origin")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def per_recording(m: Manifest) -> list[dict[str, Any]]:

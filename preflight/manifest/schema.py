@@ -2,11 +2,12 @@
 
 Two layers live in one DuckDB file:
 
-* the **parse cache** (``files``, ``edf_headers``, ``ann_recordings``, ``ann_events``): what each
+* the **parse cache** (``files``, ``edf_headers``, ``ann_recordings``, ``ann_events``,
+  ``ann_notes``): what each
   input file said the last time it was read, keyed by its path relative to the data root, with
   size, mtime and content hash so an unchanged file is never read again;
-* the **derived tables** (``recordings``, ``events``, ``seizures``, ``windows``, ``rejected``),
-  rebuilt from the cache in SQL whenever an input or a windowing parameter changed.
+* the **derived tables** (``recordings``, ``events``, ``seizures``, ``windows``, ``rejected``,
+  ``notes``), rebuilt from the cache in SQL whenever an input or a windowing parameter changed.
 
 ``meta`` holds the schema version and the provenance of the derived tables (window, stride,
 overlap rule, readers). ``audits`` keeps one row per audit run.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _CACHE = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -50,6 +51,11 @@ _CACHE = [
         start_s DOUBLE, stop_s DOUBLE, label VARCHAR, positive BOOLEAN,
         channel VARCHAR, confidence DOUBLE, line INTEGER
     )""",
+    """CREATE TABLE IF NOT EXISTS ann_notes (
+        source_path VARCHAR NOT NULL, key VARCHAR NOT NULL,
+        line INTEGER, code VARCHAR NOT NULL, message VARCHAR NOT NULL,
+        origin VARCHAR                 -- who stands behind a correction (an errata source)
+    )""",
     """CREATE TABLE IF NOT EXISTS audits (
         audit_id INTEGER PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
         root VARCHAR, params VARCHAR, files_read INTEGER, files_reused INTEGER,
@@ -67,6 +73,13 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE audits ADD COLUMN IF NOT EXISTS checks VARCHAR",
     ],
     3: ["ALTER TABLE audits ADD COLUMN IF NOT EXISTS report VARCHAR"],
+    # ann_notes is created above. The CHB-MIT and Siena readers now write notes: read their files
+    # again (an unknown reader version does it), and the derived tables gain columns: forget the
+    # fingerprint to rebuild them.
+    4: [
+        "UPDATE files SET reader_version = '' WHERE kind IN ('chbmit_summary', 'siena_list')",
+        "DELETE FROM meta WHERE key = 'fingerprint'",
+    ],
 }
 
 _DERIVED = [
@@ -91,7 +104,16 @@ _DERIVED = [
         positive BOOLEAN NOT NULL, channel VARCHAR, confidence DOUBLE, line INTEGER
     )""",
     """CREATE OR REPLACE TABLE rejected (
-        path VARCHAR NOT NULL, reason VARCHAR NOT NULL, message VARCHAR NOT NULL, line INTEGER
+        path VARCHAR NOT NULL, reason VARCHAR NOT NULL, message VARCHAR NOT NULL, line INTEGER,
+        recording VARCHAR,             -- the entry (key) of a CHB-MIT/Siena list; NULL: whole file
+        cause_path VARCHAR,            -- a follow-on rejection: the input rejected first ...
+        cause_recording VARCHAR        -- ... and its entry; NULL cause_path: a root cause
+    )""",
+    """CREATE OR REPLACE TABLE notes (
+        path VARCHAR NOT NULL,         -- the annotation file the note is about
+        recording VARCHAR NOT NULL,    -- the entry (recording key) inside it
+        recording_id VARCHAR,          -- the recording in the manifest, NULL if it was rejected
+        line INTEGER, code VARCHAR NOT NULL, message VARCHAR NOT NULL, origin VARCHAR
     )""",
 ]
 

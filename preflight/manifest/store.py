@@ -176,6 +176,7 @@ class Manifest:
                 ("edf_headers", "path"),
                 ("ann_recordings", "source_path"),
                 ("ann_events", "source_path"),
+                ("ann_notes", "source_path"),
             ):
                 self.con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT path FROM _gone)")
         finally:

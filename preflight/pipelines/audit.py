@@ -23,6 +23,7 @@ from preflight.manifest.store import Manifest, ManifestKind, default_path
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
+    NoteRecord,
     RejectedInput,
     SplitStats,
     Totals,
@@ -35,7 +36,7 @@ from preflight.sources.parquet import ParquetOptions
 from preflight.split import build_split
 
 PROVENANCE_KEYS = (
-    "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only",
+    "window_s", "stride_s", "min_overlap_s", "overlap_rule", "format", "labels_only", "errata",
     "split_method", "split_seed", "split_ratios", "suite_name", "suite_hash",
 )  # fmt: skip
 
@@ -46,7 +47,7 @@ def scan_options(
     """Scan options from the ``audit`` section of a config."""
     return ScanOptions(
         fmt=config.format, labels_only=config.labels_only, window=config.window_params(),
-        workers=workers, progress=progress,
+        workers=workers, progress=progress, errata=config.errata,
     )  # fmt: skip
 
 
@@ -173,6 +174,7 @@ def build_report(
         splits={k: SplitStats(**v) for k, v in queries.split_stats(m).items()},
         checks=checks,
         rejected=[RejectedInput(**r) for r in queries.rejected(m)],
+        notes=[NoteRecord(**n) for n in queries.notes(m)],
         provenance={k: m.meta(k) for k in PROVENANCE_KEYS},
         scan=result.info(),
     )

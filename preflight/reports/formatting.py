@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.manifest.store import ManifestKind
-from preflight.reports.model import AuditReport, SplitStats
+from preflight.reports.model import AuditReport, NoteRecord, RejectedInput, SplitStats
 from preflight.results import CheckResult, Severity
 
 CORPUS = "corpus"  # the place name of a check that looks at the whole corpus (split is None)
@@ -68,7 +68,28 @@ def summary(report: AuditReport) -> str:
     text = ", ".join(parts)
     if report.rejected:
         text += f"; {_plural(len(report.rejected), 'rejected input')}"
+    if report.notes:
+        text += f"; {_plural(len(report.notes), 'note')}"
     return text
+
+
+def located(item: RejectedInput | NoteRecord) -> str:
+    """``path`` or ``path:line``."""
+    return item.path if item.line is None else f"{item.path}:{item.line}"
+
+
+def follows(r: RejectedInput) -> str:
+    """For a follow-on rejection, the input it follows from; empty for a root cause."""
+    if r.cause_path is None:
+        return ""
+    entry = f" ({r.cause_recording})" if r.cause_recording else ""
+    return f"follows from {r.cause_path}{entry}"
+
+
+def note_text(n: NoteRecord) -> str:
+    """``code: message (source: origin)``."""
+    source = f" (source: {n.origin})" if n.origin else ""
+    return f"{n.code}: {n.message}{source}"
 
 
 def split_method(report: AuditReport) -> str | None:

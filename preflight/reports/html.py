@@ -18,7 +18,9 @@ from preflight.manifest.store import ManifestKind
 from preflight.reports.formatting import (
     SplitColumn,
     counts,
+    follows,
     format_value,
+    located,
     ordered_checks,
     percent,
     place,
@@ -99,13 +101,18 @@ def render_html(
         "checks": [_check_row(c) for c in ordered_checks(report.checks)],
         "rejected": [
             {
-                "where": r.path if r.line is None else f"{r.path}:{r.line}",
+                "where": located(r),
                 "reason": r.reason,
-                "message": r.message,
+                "message": r.message + (f" ({follows(r)})" if r.cause_path else ""),
             }
             for r in report.rejected[:MAX_REJECTED_SHOWN]
         ],
         "rejected_total": len(report.rejected),
+        "notes": [
+            {"where": located(n), "code": n.code, "message": n.message, "origin": n.origin or ""}
+            for n in report.notes[:MAX_REJECTED_SHOWN]
+        ],
+        "notes_total": len(report.notes),
         "figures": audit_figures(extras) if extras is not None else None,
         "provenance": _provenance(report),
         "sections": list(sections),

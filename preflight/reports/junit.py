@@ -23,7 +23,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from preflight.reports.formatting import CORPUS, counts, format_value, place
+from preflight.reports.formatting import (
+    CORPUS,
+    counts,
+    follows,
+    format_value,
+    located,
+    note_text,
+    place,
+)
 from preflight.reports.model import AuditReport, RejectedInput
 from preflight.results import CheckResult, Severity
 
@@ -51,6 +59,9 @@ def render_junit(report: AuditReport) -> str:
     for check in report.checks:
         _check_case(suite, check)
     _rejected_case(suite, report.rejected)
+    if report.notes:  # corrections applied while reading: shown, never a failure
+        lines = [f"{located(n)}  [note]  {note_text(n)}" for n in report.notes]
+        ET.SubElement(suite, "system-out").text = _clean("\n".join(lines) + "\n")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -108,7 +119,7 @@ def _rejected_case(suite: ET.Element, rejected: list[RejectedInput]) -> None:
         "the rejected-inputs check"
     )
     lines = [
-        f"{r.path if r.line is None else f'{r.path}:{r.line}'}  [{r.reason}]  {r.message}"
+        f"{located(r)}  [{r.reason}]  {r.message}" + (f"  ({follows(r)})" if r.cause_path else "")
         for r in rejected
     ]
     ET.SubElement(case, "skipped", {"message": message}).text = _clean("\n".join(lines) + "\n")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 from preflight.reports.formatting import (
+    follows,
     format_value,
+    located,
     ordered_checks,
     place,
     split_columns,
@@ -65,6 +67,8 @@ def render_markdown(report: AuditReport) -> str:
         parts.append(f"All {len(report.checks)} checks passed.")
     if report.rejected:
         parts.append(_rejected(report))
+    if report.notes:
+        parts.append(_notes(report))
     parts.append(_provenance(report))
     return "\n\n".join(parts) + "\n"
 
@@ -108,9 +112,9 @@ def _rejected(report: AuditReport) -> str:
     shown = report.rejected[:MAX_REJECTED_SHOWN]
     rows = [
         [
-            escape_markdown(r.path if r.line is None else f"{r.path}:{r.line}"),
+            escape_markdown(located(r)),
             escape_markdown(r.reason),
-            escape_markdown(r.message),
+            escape_markdown(r.message + (f" ({follows(r)})" if r.cause_path else "")),
         ]
         for r in shown
     ]
@@ -118,6 +122,24 @@ def _rejected(report: AuditReport) -> str:
     text += _table(["file", "reason", "message"], rows, "lll")
     if len(report.rejected) > len(shown):
         text += f"\n\n... and {len(report.rejected) - len(shown)} more (see the JSON report)."
+    return text
+
+
+def _notes(report: AuditReport) -> str:
+    shown = report.notes[:MAX_REJECTED_SHOWN]
+    rows = [
+        [
+            escape_markdown(located(n)),
+            escape_markdown(n.code),
+            escape_markdown(n.message),
+            escape_markdown(n.origin or ""),
+        ]
+        for n in shown
+    ]
+    text = f"### Notes ({len(report.notes)}): corrections applied, recordings kept\n\n"
+    text += _table(["file", "code", "message", "source"], rows, "llll")
+    if len(report.notes) > len(shown):
+        text += f"\n\n... and {len(report.notes) - len(shown)} more (see the JSON report)."
     return text
 
 

@@ -29,11 +29,14 @@ class ManifestInfo(BaseModel):
 
 
 class Totals(BaseModel):
-    """Corpus totals; ``events`` counts seizure events."""
+    """Corpus totals; ``events`` counts seizure events, ``rejected`` the inputs rejected for a
+    problem of their own (files, and entries of CHB-MIT / Siena lists; follow-ons not again)."""
 
     recordings: int
     rejected: int
     patients: int
+    positive_recordings: int = 0
+    positive_patients: int = 0
     events: int
     windows: int
     positive_windows: int
@@ -42,12 +45,36 @@ class Totals(BaseModel):
 
 
 class RejectedInput(BaseModel):
-    """An input file (or one recording inside a multi-recording file) that was not used."""
+    """An input file (or one recording inside a multi-recording file) that was not used.
+
+    ``recording`` names the entry of a CHB-MIT / Siena list when only that entry was rejected;
+    ``cause_path`` (and ``cause_recording``) name the rejection this one follows from (an EDF
+    whose annotation was rejected), None for a root cause.
+    """
 
     path: str
     reason: str
     message: str
     line: int | None = None
+    recording: str | None = None
+    cause_path: str | None = None
+    cause_recording: str | None = None
+
+
+class NoteRecord(BaseModel):
+    """A non-fatal note on an annotation file: a correction applied, or a default assumed.
+
+    ``origin`` names who stands behind a correction (an errata source); ``recording_id`` is
+    the recording in the manifest, None when it was rejected for another reason.
+    """
+
+    path: str
+    recording: str
+    recording_id: str | None = None
+    line: int | None = None
+    code: str
+    message: str
+    origin: str | None = None
 
 
 class AuditReport(BaseModel):
@@ -59,6 +86,7 @@ class AuditReport(BaseModel):
     splits: dict[str, SplitStats]
     checks: list[CheckResult]
     rejected: list[RejectedInput]
+    notes: list[NoteRecord] = []
     provenance: dict[str, Any] = {}
     scan: ScanInfo | None = None
 

@@ -8,6 +8,9 @@ from rich.table import Table
 
 from preflight.manifest.store import ManifestKind
 from preflight.reports.formatting import (
+    follows,
+    located,
+    note_text,
     split_columns,
     split_legend,
     totals_as_split,
@@ -32,11 +35,20 @@ def render_audit(report: AuditReport, console: Console) -> None:
     if report.rejected:
         console.print(f"\nRejected inputs ({len(report.rejected)}):")
         for r in report.rejected[:MAX_REJECTED_SHOWN]:
-            where = r.path if r.line is None else f"{r.path}:{r.line}"
-            console.print(f"  {escape(where)}", overflow="fold")
+            console.print(f"  {escape(located(r))}", overflow="fold")
             console.print(f"      [bold]{r.reason}[/bold]: {escape(r.message)}")
+            if r.cause_path is not None:
+                console.print(f"      {escape(follows(r))}", overflow="fold")
         if len(report.rejected) > MAX_REJECTED_SHOWN:
             more = len(report.rejected) - MAX_REJECTED_SHOWN
+            console.print(f"  ... and {more} more (see the JSON report)")
+    if report.notes:
+        console.print(f"\nNotes ({len(report.notes)}): corrections applied, recordings kept:")
+        for n in report.notes[:MAX_REJECTED_SHOWN]:
+            console.print(f"  {escape(located(n))}", overflow="fold")
+            console.print(f"      {escape(note_text(n))}")
+        if len(report.notes) > MAX_REJECTED_SHOWN:
+            more = len(report.notes) - MAX_REJECTED_SHOWN
             console.print(f"  ... and {more} more (see the JSON report)")
     ok = report.verdict is Verdict.PASS
     colour = "green" if ok else "red"

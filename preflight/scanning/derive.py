@@ -18,6 +18,10 @@ from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams, build_seizures, build_windows
 from preflight.scanning.discover import Kind
 from preflight.scanning.layout import Placement, place
+from preflight.sources import durations
+
+# Files that list several recordings: a rejection may concern one entry (its key) only.
+_LISTS = frozenset({Kind.CHBMIT_SUMMARY, Kind.SIENA_LIST})
 
 
 def _priority(path: str, kind: Kind) -> int:
@@ -28,6 +32,7 @@ def _priority(path: str, kind: Kind) -> int:
         (Kind.TUSZ_TSE, ".tse_bi"): 1,
         (Kind.TUSZ_LBL, ".lbl_bi"): 1,
         (Kind.BIDS_EVENTS, ".tsv"): 2,
+        (Kind.SEIZEIT_TSV, ".tsv"): 2,
         (Kind.CHBMIT_SUMMARY, ".txt"): 3,
         (Kind.SIENA_LIST, ".txt"): 3,
         (Kind.TUSZ_CSV, ".csv"): 4,
@@ -54,6 +59,11 @@ class _Source:
     def rank(self) -> int:
         return 7 if self.kind is Kind.EDF else _priority(self.path, self.kind)
 
+    @property
+    def entry(self) -> str | None:
+        """The entry this source is inside a list file (its key), or None for a whole file."""
+        return self.key if self.kind in _LISTS else None
+
 
 @dataclass(slots=True)
 class _Edf:
@@ -62,6 +72,7 @@ class _Edf:
     path: str
     duration: float
     patient_field: str
+    record_duration: float = 1.0
 
 
 @dataclass(slots=True)
@@ -70,12 +81,25 @@ class Derived:
 
     recordings: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
     sources: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
-    rejected: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    # (path, reason, message, line, entry, cause path, cause entry): see schema.rejected
+    rejected: list[tuple[str, str, str, int | None, str | None, str | None, str | None]] = field(
+        default_factory=list
+    )
 
     def reject(
-        self, path: str, reason: Reason | str, message: str, line: int | None = None
+        self,
+        path: str,
+        reason: Reason | str,
+        message: str,
+        line: int | None = None,
+        *,
+        entry: str | None = None,
+        cause: tuple[str, str | None] | None = None,
     ) -> None:
-        self.rejected.append((path, str(reason), message, line))
+        """Reject ``path`` (or its list entry ``entry``); ``cause`` names the (path, entry)
+        whose rejection this one follows from, for a follow-on rejection."""
+        cause_path, cause_entry = cause if cause is not None else (None, None)
+        self.rejected.append((path, str(reason), message, line, entry, cause_path, cause_entry))
 
     def reject_source(self, src: _Source) -> None:
         """Reject one annotated recording inside an annotation file, naming its key."""
@@ -83,7 +107,7 @@ class Derived:
             return
         reason, message, line = src.problem
         prefix = "" if src.kind is Kind.EDF else f"{src.key}: "
-        self.reject(src.path, reason, prefix + message, line)
+        self.reject(src.path, reason, prefix + message, line, entry=src.entry)
 
     def add_recording(
         self,
@@ -142,7 +166,7 @@ def derive(
         edfs = _load_edfs(m, kinds, file_errors)
         _match_edfs(edfs, by_key, file_errors, out, edfplus=edfplus)
     create_derived_tables(m.con)
-    _write(m, out, params)
+    _write(m, out, params, kinds)
 
 
 def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str, Kind]:
@@ -162,6 +186,8 @@ def _annotation_key(path: str, kind: Kind) -> str:
     stem = posixpath.splitext(posixpath.basename(path))[0]
     if kind is Kind.BIDS_EVENTS and stem.endswith("_events"):
         return stem[: -len("_events")]
+    if kind is Kind.SEIZEIT_TSV:
+        return stem.rpartition("_")[0]  # P_ID10_r1_a1 -> P_ID10_r1
     return stem
 
 
@@ -211,7 +237,9 @@ def _load_edfs(m: Manifest, kinds: frozenset[Kind], file_errors: dict[str, Kind]
         return []
     rows = cache_tables.edf_headers(m)
     return [
-        _Edf(path, dur, patient or "") for path, dur, patient in rows if path not in file_errors
+        _Edf(path, dur, patient or "", record or 1.0)
+        for path, dur, patient, record in rows
+        if path not in file_errors
     ]
 
 
@@ -241,8 +269,9 @@ def _match_edfs(
         if lost:
             names = ", ".join(sorted(posixpath.basename(p) for p in lost))
             out.reject(
-                edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}"
-            )
+                edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}",
+                cause=(sorted(lost)[0], None),
+            )  # fmt: skip
             continue
         _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
     rejected_edfs = _rejected_recordings(file_errors)
@@ -264,7 +293,7 @@ def _reject_unmatched(
         if src.kind is Kind.EDF:
             continue
         if src.problem is not None:
-            out.reject(src.path, src.problem[0], f"{key}: {src.problem[1]}", src.problem[2])
+            out.reject_source(src)
             continue
         edf_name = src.edf_name or f"{key}.edf"
         if src.edf_name is not None:
@@ -276,12 +305,12 @@ def _reject_unmatched(
             names = ", ".join(sorted(posixpath.basename(p) for p in bad))
             out.reject(
                 src.path, Reason.RECORDING_REJECTED, f"annotates {names}, which was rejected",
-                src.line,
+                src.line, entry=src.entry, cause=(sorted(bad)[0], None),
             )  # fmt: skip
         else:
             out.reject(
                 src.path, Reason.MISSING_RECORDING, f"annotates {edf_name}, which is not present",
-                src.line,
+                src.line, entry=src.entry,
             )  # fmt: skip
 
 
@@ -293,7 +322,11 @@ def _add_recording(
         out.reject_source(s)
     if any(s.kind is not Kind.EDF for s in bad):
         names = ", ".join(sorted({posixpath.basename(s.path) for s in bad}))
-        out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
+        first = min(bad, key=lambda s: (s.kind is Kind.EDF, s.path))
+        out.reject(
+            edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}",
+            cause=(first.path, first.entry),
+        )  # fmt: skip
     if bad:
         return
     if not srcs:
@@ -302,9 +335,38 @@ def _add_recording(
             edf.path, Reason.MISSING_ANNOTATIONS, f"no annotation file found for {key}{hint}"
         )
         return
+    if _durations_disagree(edf, srcs, out):
+        return
     label = min(srcs, key=lambda s: (s.rank, s.path))
     where = place(edf.path, key, label.kind, edf.patient_field)
     out.add_recording(folder, key, srcs, label, where, edf.duration, edf)
+
+
+def _durations_disagree(edf: _Edf, srcs: list[_Source], out: Derived) -> bool:
+    """Reject the recording when an annotation file states another duration than its EDF
+    header (see ``sources.durations``); its annotation sources follow it. True if rejected."""
+    stated = [s for s in sorted(srcs, key=lambda s: (s.rank, s.path)) if s.kind is not Kind.EDF]
+    wrong = next(
+        (s for s in stated if s.duration is not None
+         and durations.disagree(s.duration, edf.duration, edf.record_duration)),
+        None,
+    )  # fmt: skip
+    if wrong is None:
+        return False
+    where = posixpath.basename(wrong.path) + (f" line {wrong.line}" if wrong.line else "")
+    out.reject(
+        edf.path, Reason.DURATION_MISMATCH,
+        f"the EDF header gives {edf.duration:g} s but {where} states {wrong.duration:g} s"
+        f" (tolerance {durations.tolerance(edf.record_duration):g} s): a truncated file or"
+        " annotations of another recording",
+    )  # fmt: skip
+    for s in stated:
+        out.reject(
+            s.path, Reason.RECORDING_REJECTED,
+            f"{s.key}: its recording {posixpath.basename(edf.path)} was rejected"
+            " (duration_mismatch)", s.line, entry=s.entry, cause=(edf.path, None),
+        )  # fmt: skip
+    return True
 
 
 def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derived) -> None:
@@ -319,18 +381,19 @@ def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derive
         duration = next((s.duration for s in [label, *srcs] if s.duration is not None), None)
         if duration is None:
             msg = f"{key}: a labels-only audit needs a duration and these annotations give none"
-            out.reject(label.path, Reason.NO_DURATION, msg, label.line)
+            out.reject(label.path, Reason.NO_DURATION, msg, label.line, entry=label.entry)
             continue
         out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
 
-def _write(m: Manifest, out: Derived, params: WindowParams) -> None:
+def _write(m: Manifest, out: Derived, params: WindowParams, kinds: frozenset[Kind]) -> None:
     derived.stage_recordings(m, out.recordings, out.sources)
     _reject_out_of_range(m, out)
     derived.number_and_describe_recordings(m)
     derived.copy_events(m)
+    derived.copy_notes(m, kinds)
     if out.rejected:
-        cols = ("path", "reason", "message", "line")
+        cols = ("path", "reason", "message", "line", "recording", "cause_path", "cause_recording")
         derived.insert_rejected(
             m, {c: [row[i] for row in out.rejected] for i, c in enumerate(cols)}
         )
@@ -343,12 +406,19 @@ def _reject_out_of_range(m: Manifest, out: Derived) -> None:
     if not rows:
         return
     gone = sorted({r[0] for r in rows})
-    for _rec_id, source, line, stop, duration in rows:
+    first: dict[str, tuple[str, str | None]] = {}
+    for rec_id, source, line, stop, duration, key, kind in rows:
+        entry = key if Kind(kind) in _LISTS else None
+        first.setdefault(rec_id, (source, entry))
         out.reject(
             source, Reason.OUT_OF_RANGE,
             f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,
+            entry=entry,
         )  # fmt: skip
     for rec_id, path in derived.recording_paths(m, gone):
         if path is not None:
-            out.reject(path, Reason.ANNOTATION_REJECTED, f"{rec_id}: an event lies past its end")
+            out.reject(
+                path, Reason.ANNOTATION_REJECTED, f"{rec_id}: an event lies past its end",
+                cause=first[rec_id],
+            )  # fmt: skip
     derived.drop_recordings(m, gone)

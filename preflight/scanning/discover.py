@@ -15,6 +15,7 @@ from pathlib import Path
 
 from preflight.config import SourceFormat
 from preflight.errors import Reason
+from preflight.sources.seizeit import is_annotation_name as is_seizeit_annotation
 
 
 class Kind(StrEnum):
@@ -27,6 +28,7 @@ class Kind(StrEnum):
     BIDS_EVENTS = "bids_events"
     CHBMIT_SUMMARY = "chbmit_summary"
     SIENA_LIST = "siena_list"
+    SEIZEIT_TSV = "seizeit_tsv"  # P_IDnn_rN_a1.tsv
 
 
 _ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
@@ -36,6 +38,7 @@ _ALLOWED: dict[SourceFormat, frozenset[Kind]] = {
     SourceFormat.SIENA: frozenset({Kind.EDF, Kind.SIENA_LIST}),
     SourceFormat.BIDS: frozenset({Kind.EDF, Kind.BIDS_EVENTS}),
     SourceFormat.EDFPLUS: frozenset({Kind.EDF}),
+    SourceFormat.SEIZEIT: frozenset({Kind.EDF, Kind.SEIZEIT_TSV}),
     SourceFormat.PARQUET: frozenset(),
 }
 
@@ -65,6 +68,8 @@ def classify(name: str) -> Kind | None:
         return Kind.CHBMIT_SUMMARY
     if lower.startswith("seizures-list-") and lower.endswith(".txt"):
         return Kind.SIENA_LIST
+    if is_seizeit_annotation(name):
+        return Kind.SEIZEIT_TSV
     return None
 
 

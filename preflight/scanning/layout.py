@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import dataclass
 
 from preflight.scanning.discover import Kind
-from preflight.sources import bids, chbmit, siena, tusz
+from preflight.sources import bids, chbmit, seizeit, siena, tusz
 
 UNSPLIT = "all"  # the split name of recordings whose corpus declares no split
 
@@ -31,8 +31,8 @@ def place(rel_path: str, key: str, label_kind: Kind | None, patient_field: str =
 
     Returns:
         The TUSZ layout's split/patient/session when the path follows it, BIDS subject and
-        session, CHB-MIT and Siena patients from file names; otherwise the EDF+ patient code or,
-        failing that, the recording's folder name.
+        session, CHB-MIT, Siena and SeizeIT patients from file names; otherwise the EDF+
+        patient code or, failing that, the recording's folder name.
     """
     layout = tusz.parse_tusz_path(rel_path)
     if layout is not None:
@@ -44,6 +44,8 @@ def place(rel_path: str, key: str, label_kind: Kind | None, patient_field: str =
         return Placement(chbmit.patient_from_name(key), None, UNSPLIT)
     if label_kind is Kind.SIENA_LIST:
         return Placement(siena.patient_from_name(key), None, UNSPLIT)
+    if label_kind is Kind.SEIZEIT_TSV:
+        return Placement(seizeit.patient_from_name(key), None, UNSPLIT)
     code = patient_field.split(" ")[0] if patient_field else ""
     if code and code.upper() != "X":
         return Placement(code, None, UNSPLIT)

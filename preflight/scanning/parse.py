@@ -22,7 +22,7 @@ from typing import Any
 
 from preflight.errors import InputError, Reason
 from preflight.scanning.discover import Found, Kind
-from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
+from preflight.sources import bids, chbmit, edf, edfplus, seizeit, siena, tusz
 from preflight.sources.records import AnnotationFileResult, EdfHeader
 from preflight.sources.text import open_regular
 
@@ -33,7 +33,12 @@ _ANNOTATION_READERS: dict[Kind, tuple[Callable[[str], AnnotationFileResult], str
     Kind.BIDS_EVENTS: (bids.read_events_tsv, bids.READER_NAME, bids.READER_VERSION),
     Kind.CHBMIT_SUMMARY: (chbmit.read_summary, chbmit.READER_NAME, chbmit.READER_VERSION),
     Kind.SIENA_LIST: (siena.read_seizure_list, siena.READER_NAME, siena.READER_VERSION),
+    Kind.SEIZEIT_TSV: (seizeit.read_annotations, seizeit.READER_NAME, seizeit.READER_VERSION),
 }
+# Readers that apply the errata table (preflight.sources.errata) unless asked not to; without it
+# they record another version, so toggling `--no-errata` re-reads exactly their files.
+_ERRATA_KINDS = frozenset({Kind.SIENA_LIST})
+RAW_SUFFIX = "+raw"
 
 # Column order of the cache tables (see manifest/schema.py); the rows below follow it.
 FILE_COLUMNS = (
@@ -52,14 +57,17 @@ EVENT_COLUMNS = (
     "source_path", "key", "idx", "start_s", "stop_s", "label", "positive", "channel",
     "confidence", "line",
 )  # fmt: skip
+NOTE_COLUMNS = ("source_path", "key", "line", "code", "message", "origin")
 
 
-def reader_of(kind: Kind) -> tuple[str, str]:
-    """The (reader name, reader version) that owns files of ``kind``."""
+def reader_of(kind: Kind, errata: bool = True) -> tuple[str, str]:
+    """The (reader name, reader version) that owns files of ``kind``; a reader that applies
+    the errata table reports ``<version>+raw`` when it reads without it."""
     if kind is Kind.EDF:
         return edf.READER_NAME, edf.READER_VERSION
     _, name, version = _ANNOTATION_READERS[kind]
-    return name, version
+    raw = not errata and kind in _ERRATA_KINDS
+    return name, version + RAW_SUFFIX if raw else version
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +79,16 @@ class Parsed:
     header_row: tuple[Any, ...] | None = None
     recording_rows: list[tuple[Any, ...]] = field(default_factory=list)
     event_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    note_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def parse_file(root: str, found: Found) -> Parsed:
-    """Read one file under ``root``: its header or annotations, and its content hash."""
+def parse_file(root: str, found: Found, errata: bool = True) -> Parsed:
+    """Read one file under ``root``: its header or annotations, and its content hash.
+
+    ``errata``: let the readers that know published errata apply them (see ``reader_of``).
+    """
     path = os.path.join(root, found.rel)
-    name, version = reader_of(found.kind)
+    name, version = reader_of(found.kind, errata)
     content_hash: str | None = None
     error: tuple[str | None, str | None, int | None] = (None, None, None)
     header: EdfHeader | None = None
@@ -89,8 +101,11 @@ def parse_file(root: str, found: Found) -> Parsed:
             annotations = edfplus.annotations_from_header(stem, header)
         else:
             content_hash = _hash_small_file(path)
-            reader, _, _ = _ANNOTATION_READERS[found.kind]
-            annotations = reader(path)
+            if found.kind in _ERRATA_KINDS:
+                annotations = siena.read_seizure_list(path, errata=errata)
+            else:
+                reader, _, _ = _ANNOTATION_READERS[found.kind]
+                annotations = reader(path)
     except InputError as exc:
         error = (str(exc.reason), exc.message, exc.line)
     except OSError as exc:
@@ -126,6 +141,9 @@ def _annotation_rows(source: str, result: AnnotationFileResult, out: Parsed) -> 
              ev.confidence, ev.line)
             for i, ev in enumerate(rec.events)
         )  # fmt: skip
+        out.note_rows.extend(
+            (source, rec.key, n.line, n.code, n.message, n.origin) for n in rec.notes
+        )
     for key, exc in result.problems:
         if isinstance(exc, InputError):
             reason, message, line = str(exc.reason), exc.message, exc.line
@@ -136,7 +154,9 @@ def _annotation_rows(source: str, result: AnnotationFileResult, out: Parsed) -> 
         )
 
 
-def parse_chunk(root: str, files: list[Found], out_dir: str, chunk: int) -> list[str]:
+def parse_chunk(
+    root: str, files: list[Found], out_dir: str, chunk: int, errata: bool = True
+) -> list[str]:
     """Read ``files`` and write their rows to ``<out_dir>/<table>-<chunk>.parquet``.
 
     Returns:
@@ -147,12 +167,13 @@ def parse_chunk(root: str, files: list[Found], out_dir: str, chunk: int) -> list
 
     tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
     for found in files:
-        p = parse_file(root, found)
+        p = parse_file(root, found, errata)
         tables["files"].append(p.file_row)
         if p.header_row is not None:
             tables["edf_headers"].append(p.header_row)
         tables["ann_recordings"].extend(p.recording_rows)
         tables["ann_events"].extend(p.event_rows)
+        tables["ann_notes"].extend(p.note_rows)
     for name, rows in tables.items():
         if rows:
             schema = arrow_schema(name)
@@ -167,6 +188,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "edf_headers": HEADER_COLUMNS,
     "ann_recordings": RECORDING_COLUMNS,
     "ann_events": EVENT_COLUMNS,
+    "ann_notes": NOTE_COLUMNS,
 }
 
 
@@ -181,6 +203,7 @@ def arrow_schema(table: str) -> Any:
         "edf_headers": [s, s, i64, f64, f64, pa.list_(s), pa.list_(f64), ts, s, i32, i64],
         "ann_recordings": [s, s, b, f64, ts, s, i32, b, s, s, i32],
         "ann_events": [s, s, i32, f64, f64, s, b, s, f64, i32],
+        "ann_notes": [s, s, i32, s, s, s],
     }
     return pa.schema(list(zip(TABLES[table], types[table], strict=True)))
 

@@ -51,6 +51,7 @@ class ScanOptions:
         window: window length, stride and overlap rule.
         workers: worker processes (default: the machine's cores).
         progress: show a progress bar on the terminal.
+        errata: apply the published errata of real corpora (``preflight.sources.errata``).
     """
 
     fmt: SourceFormat = SourceFormat.AUTO
@@ -58,6 +59,7 @@ class ScanOptions:
     window: WindowParams = field(default_factory=WindowParams)
     workers: int | None = None
     progress: bool = False
+    errata: bool = True
 
 
 class ScanInfo(BaseModel):
@@ -122,7 +124,10 @@ def scan(
     found = found if found is not None else discover(root, SourceFormat.AUTO)
     wanted = [f for f in found.files if f.kind in kinds]
     cached = cache_tables.cached_files(manifest)
-    to_read = [f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind)[1])]
+    errata = options.errata
+    to_read = [
+        f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind, errata)[1])
+    ]
     present = {f.rel for f in found.files}
     deleted = sorted(p for p in cached if p not in present)
     with tempfile.TemporaryDirectory(prefix="preflight-scan-") as staging:
@@ -162,12 +167,13 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
     with ProgressReporter("Reading headers and annotations", len(files), options.progress) as bar:
         if n <= 1 or len(files) < PARALLEL_MIN_FILES:
             for i, chunk in enumerate(chunks):
-                read += parse_chunk(root, chunk, staging, i)
+                read += parse_chunk(root, chunk, staging, i, options.errata)
                 bar.advance(len(chunk))
             return read
         with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
-                pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
+                pool.submit(parse_chunk, root, chunk, staging, i, options.errata)
+                for i, chunk in enumerate(chunks)
             ]
             for future in as_completed(futures):
                 done = future.result()
@@ -209,9 +215,10 @@ def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> di
         "overlap_rule": options.window.overlap_rule(),
         "format": str(options.fmt),
         "labels_only": str(options.labels_only).lower(),
+        "errata": str(options.errata).lower(),
         "kinds": ",".join(sorted(kinds)),
         "walk_problems": json.dumps(found.problems),
-        "readers": json.dumps(sorted({"/".join(reader_of(k)) for k in kinds})),
+        "readers": json.dumps(sorted({"/".join(reader_of(k, options.errata)) for k in kinds})),
     }
 
 

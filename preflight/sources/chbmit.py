@@ -20,10 +20,18 @@ Choices where the format says nothing:
   holds at least one seizure (chb24): such a summary lists seizure files only, so a file of the
   patient that it omits is not known to be seizure-free.
 - The first thing wrong in a block rejects that block only, as a ``(key, AnnotationError)``
-  problem; a file listed twice is rejected once, as a problem, with no recording.
+  problem; a file listed twice is rejected once, as a problem, with no recording. The other
+  blocks of the summary stay usable.
 - Outside blocks, header and channel-list lines (and any other text) are ignored, except block
-  lines (file times, seizure counts or times): with no file to belong to they reject the whole
-  summary. Inside a block, a line that is not one of the block's keys rejects that block.
+  lines (file times, seizure counts or times): with no file to belong to they are rejected alone,
+  under the key ``<entry at line N>``, as is a ``File Name:`` line that names no file. Inside a
+  block, a line that is not one of the block's keys rejects that block.
+- Seizure start and end lines pair by position: a start, then its end. When both carry a number
+  and the numbers disagree (``Seizure 2 Start Time`` closed by ``Seizure 1 End Time``, a typo in
+  the published summaries) the order still says which end closes which start: the pair is kept
+  with a ``seizure_number_mismatch`` note, and the block's ``Number of Seizures in File`` must
+  still match. Only what the order cannot settle (two starts in a row, an end without a start, a
+  start without an end, a count that disagrees) rejects the block.
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from preflight.errors import AnnotationError, Reason
-from preflight.sources.records import AnnotationFileResult, Event, RecordingAnnotations
+from preflight.sources.records import AnnotationFileResult, Event, Note, RecordingAnnotations
 from preflight.sources.text import read_lines
 
 __all__ = ["READER_NAME", "READER_VERSION", "SEIZURE_LABEL", "patient_from_name", "read_summary"]
 
 READER_NAME = "chbmit-summary"
-READER_VERSION = "1"
+READER_VERSION = "2"
 SEIZURE_LABEL = "seizure"
 
 _DAY = 24 * 3600
@@ -89,11 +97,10 @@ def read_summary(path: str | Path) -> AnnotationFileResult:
 
     Raises:
         AnnotationError: for the whole file: ``unreadable``, ``empty_file``, ``undecodable``
-            (with the line), or ``bad_format`` when no block can be found or a block line stands
-            outside any block.
+            (with the line), or ``bad_format`` when no block can be found.
     """
     blocks = _parse_blocks(read_lines(path), path)
-    if not blocks:
+    if not any(block.name for block in blocks):
         raise AnnotationError(
             "no 'File Name:' line: not a CHB-MIT summary", reason=Reason.BAD_FORMAT, path=path
         )
@@ -127,6 +134,7 @@ class _Block:
     pairs: list[_Pair] = field(default_factory=list)
     pending: tuple[float, int | None, int] | None = None  # open start: (s, number, line)
     error: AnnotationError | None = None
+    notes: list[Note] = field(default_factory=list)
 
 
 def _error(
@@ -173,13 +181,18 @@ def _parse_blocks(lines: list[str], path: str | Path) -> list[_Block]:
                 except AnnotationError as exc:
                     current.error = exc
         elif _is_block_key(key):
-            raise _error(f"{text.strip()!r} stands outside any 'File Name:' block", path, lineno)
+            stray = _Block(name="", key=f"<entry at line {lineno}>", line=lineno)
+            message = f"{text.strip()!r} stands outside any 'File Name:' block"
+            stray.error = _error(message, path, lineno)
+            blocks.append(stray)
     return blocks
 
 
 def _open_block(value: str, lineno: int, path: str | Path) -> _Block:
     if not value:
-        raise _error("'File Name:' line names no file", path, lineno)
+        block = _Block(name="", key=f"<entry at line {lineno}>", line=lineno)
+        block.error = _error("'File Name:' line names no file", path, lineno)
+        return block
     if _EDF_NAME.fullmatch(value) is None:
         block = _Block(name=value, key=value, line=lineno)
         block.error = _error(f"file name {value!r} is not an .edf file name", path, lineno)
@@ -244,11 +257,13 @@ def _add_seizure_time(
         raise _error("seizure end time without a start time", path, lineno)
     start, start_number, start_line = block.pending
     if number is not None and start_number is not None and number != start_number:
-        raise _error(
-            f"'Seizure {number} End Time' follows 'Seizure {start_number} Start Time'"
-            f" (line {start_line})",
-            path,
-            lineno,
+        block.notes.append(
+            Note(
+                "seizure_number_mismatch",
+                f"{block.name}: 'Seizure {number} End Time' closes 'Seizure {start_number} Start"
+                f" Time' (line {start_line}); paired by position",
+                lineno,
+            )
         )
     block.pending = None
     block.pairs.append(_Pair(start, seconds, start_line, lineno))
@@ -265,7 +280,12 @@ def _finish(block: _Block, path: str | Path) -> RecordingAnnotations | Annotatio
     except AnnotationError as exc:
         return exc
     return RecordingAnnotations(
-        key=block.key, events=events, duration=duration, edf_name=block.name, line=block.line
+        key=block.key,
+        events=events,
+        duration=duration,
+        edf_name=block.name,
+        line=block.line,
+        notes=tuple(block.notes),
     )
 
 
@@ -358,6 +378,7 @@ def _collect(
 
 def _lists_all_files(blocks: list[_Block]) -> bool:
     """False for a chb24-style summary: no file times anywhere and a seizure in every block."""
+    blocks = [block for block in blocks if block.name]  # stray lines name no file
     if any(block.has_clock_line for block in blocks):
         return True
     return not all(

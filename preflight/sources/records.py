@@ -36,6 +36,27 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A non-fatal remark about an annotation file: a correction applied or a default assumed.
+
+    The recording stays usable; the note is kept in the manifest (``notes``) and shown in every
+    report, so no correction is silent.
+
+    Attributes:
+        code: a stable code (``seizure_number_mismatch``, ``erratum_applied`` ...).
+        message: what was read, what was used instead, and why.
+        line: 1-based line of the annotation file the note is about, if any.
+        origin: who stands behind the correction (``SzCORE epilepsy2bids converter``), if anyone
+            but preflight's own reading rules.
+    """
+
+    code: str
+    message: str
+    line: int | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingAnnotations:
     """What one annotation source says about one recording.
 
@@ -49,6 +70,7 @@ class RecordingAnnotations:
         start_time: wall-clock start of the recording, if the annotations give it.
         edf_name: the EDF file name the annotations refer to (``chb01_03.edf``), if given.
         line: 1-based line where this recording's block starts in a multi-recording file.
+        notes: non-fatal notes about this recording's annotations (corrections, defaults).
     """
 
     key: str
@@ -58,6 +80,7 @@ class RecordingAnnotations:
     start_time: datetime | None = None
     edf_name: str | None = None
     line: int | None = None
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,16 @@ Choices where the format says nothing:
 - ``lists_all_files`` is False: the list is organised per seizure, so a file without a seizure
   cannot appear in it and its absence says nothing.
 - The first thing wrong with any block of a file rejects that file only, as a
-  ``(key, AnnotationError)`` problem; a block without a ``File name:`` line cannot be attributed
-  and rejects the whole list. Header lines (patient, sampling rate, channels) and unknown text
-  before the first block are ignored; an unknown line inside a block rejects the block's file.
+  ``(key, AnnotationError)`` problem; the other files of the list stay usable. A block that names
+  no file and cannot continue the previous one (see below) is rejected alone, under the key
+  ``<entry at line N>``. Header lines (patient, sampling rate, channels) and unknown text before
+  the first block are ignored; an unknown line inside a block rejects the block's file.
+- A seizure entry that names no file and gives no registration times (``Seizure n 2`` followed
+  directly by ``Seizure start time:``, or a second start/end pair inside one block, as in PN01 and
+  PN12) is another seizure of the previous entry's file, under its registration: read so, with a
+  ``continues_previous_entry`` note, as the SzCORE converter reads it.
+- With ``errata=True`` (the default), the published errata of ``preflight.sources.errata`` are
+  applied where the list holds the exact published text, each recorded as a note.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from functools import partial
 from pathlib import Path, PurePath
 
 from preflight.errors import AnnotationError, Reason
-from preflight.sources.records import AnnotationFileResult, Event, RecordingAnnotations
+from preflight.sources import errata as errata_table
+from preflight.sources.records import AnnotationFileResult, Event, Note, RecordingAnnotations
 from preflight.sources.text import read_lines
 
 __all__ = [
@@ -48,7 +56,7 @@ __all__ = [
 ]
 
 READER_NAME = "siena-list"
-READER_VERSION = "1"
+READER_VERSION = "2"
 SEIZURE_LABEL = "seizure"
 
 _DAY = 24 * 3600
@@ -98,11 +106,13 @@ def patient_from_name(name: str | PurePath) -> str:
     return match.group(1).upper()
 
 
-def read_seizure_list(path: str | Path) -> AnnotationFileResult:
+def read_seizure_list(path: str | Path, *, errata: bool = True) -> AnnotationFileResult:
     """Read a Siena ``Seizures-list-PNxx.txt``: one recording per EDF file it names.
 
     Args:
         path: the seizure list.
+        errata: apply the published corrections of ``preflight.sources.errata`` (each one
+            becomes a note on its recording).
 
     Returns:
         One ``RecordingAnnotations`` per file, in order of first mention, with its seizures in
@@ -111,25 +121,28 @@ def read_seizure_list(path: str | Path) -> AnnotationFileResult:
 
     Raises:
         AnnotationError: for the whole file: ``unreadable``, ``empty_file``, ``undecodable``
-            (with the line), or ``bad_format`` when it holds no seizure block, a time line stands
-            before any block, or a block names no file.
+            (with the line), or ``bad_format`` when it holds no seizure block.
     """
-    blocks = _parse_blocks(read_lines(path), path)
-    if not blocks:
+    patient = _list_patient(path) if errata else None
+    blocks = _parse_blocks(read_lines(path), path, patient)
+    if not any(block.name is not None for block in blocks):
         raise AnnotationError(
             "no 'Seizure n' / 'File name:' block: not a Siena seizure list",
             reason=Reason.BAD_FORMAT,
             path=path,
         )
+    _continue_entries(blocks)
     grouped: dict[str, list[_Seizure | AnnotationError]] = {}
+    notes: dict[str, list[Note]] = {}
     for block in blocks:
         key, outcome = _finish(block, path)
         grouped.setdefault(key, []).append(outcome)
+        notes.setdefault(key, []).extend(block.notes)
     recordings: list[RecordingAnnotations] = []
     problems: list[tuple[str, Exception]] = []
     for key, outcomes in grouped.items():
         try:
-            recordings.append(_recording(key, outcomes, path))
+            recordings.append(_recording(key, outcomes, tuple(notes[key]), path))
         except AnnotationError as exc:
             problems.append((key, exc))
     return AnnotationFileResult(
@@ -146,8 +159,15 @@ class _Block:
 
     line: int
     name: str | None = None
+    listed: str | None = None  # the file name as published (before any erratum)
     times: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # field -> (s, line, raw)
     error: AnnotationError | None = None
+    notes: list[Note] = field(default_factory=list)
+    patient: str | None = None  # the list's patient, when errata apply
+
+    def complete(self) -> bool:
+        """Whether the block holds a whole seizure (start and end)."""
+        return "sz_start" in self.times and "sz_end" in self.times
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,32 +196,70 @@ def _split(text: str) -> tuple[str, str]:
     return " ".join(key.split()).lower(), value.strip()
 
 
-def _parse_blocks(lines: list[str], path: str | Path) -> list[_Block]:
+def _parse_blocks(lines: list[str], path: str | Path, patient: str | None) -> list[_Block]:
     blocks: list[_Block] = []
     current: _Block | None = None
+
+    def open_block(lineno: int) -> _Block:
+        blocks.append(_Block(line=lineno, patient=patient))
+        return blocks[-1]
+
     for lineno, text in enumerate(lines, start=1):
         key, value = _split(text)
         if _BLOCK_HEADER.fullmatch(text.strip()):
-            current = _Block(line=lineno)
-            blocks.append(current)
+            current = open_block(lineno)
         elif key == "file name":
             if current is None or current.name is not None:  # a block without `Seizure n`
-                current = _Block(line=lineno)
-                blocks.append(current)
+                current = open_block(lineno)
             _guard(current, partial(_set_name, current, value, lineno, path))
         elif key in _TIME_KEYS:
-            if current is None:
-                raise _error(
-                    f"{text.strip()!r} comes before any 'Seizure n' or 'File name:' line",
-                    path,
-                    lineno,
-                )
-            _guard(current, partial(_set_time, current, _TIME_KEYS[key], value, lineno, path))
+            name = _TIME_KEYS[key]
+            # A time before any block, or a second seizure after a whole one, opens an entry
+            # that may continue the previous one (see the module docstring).
+            if current is None or (name == "sz_start" and current.complete()):
+                current = open_block(lineno)
+            _guard(current, partial(_set_time, current, name, value, lineno, path))
         elif current is not None and text.strip() and not _IGNORED_KEY.fullmatch(key):
             message = f"unrecognised line {text.strip()!r} in the seizure block of line"
             error = _error(f"{message} {current.line}", path, lineno)
             current.error = current.error or error
     return blocks
+
+
+def _list_patient(path: str | Path) -> str | None:
+    """The list's patient (``PN00``) for the errata lookup; None for a list named otherwise."""
+    try:
+        return patient_from_name(path)
+    except AnnotationError:
+        return None
+
+
+def _continue_entries(blocks: list[_Block]) -> None:
+    """Give an entry without a file name the file and registration of the entry before it.
+
+    Only when the entry gives no registration time of its own and the one before it named a
+    file; anything else stays without a name and is rejected alone.
+    """
+    previous: _Block | None = None
+    for block in blocks:
+        if block.name is None and block.error is None and previous is not None:
+            own = [name for name in ("reg_start", "reg_end") if name in block.times]
+            if not own:
+                block.name, block.listed = previous.name, previous.listed
+                for name in ("reg_start", "reg_end"):
+                    if name in previous.times:
+                        block.times[name] = previous.times[name]
+                block.notes.append(
+                    Note(
+                        "continues_previous_entry",
+                        f"the seizure entry at line {block.line} names no file or registration:"
+                        f" read as another seizure of {previous.name} (entry at line"
+                        f" {previous.line})",
+                        block.line,
+                    )
+                )
+        if block.name is not None:
+            previous = block
 
 
 def _guard(block: _Block, step: Callable[[], None]) -> None:
@@ -217,6 +275,8 @@ def _guard(block: _Block, step: Callable[[], None]) -> None:
 def _set_name(block: _Block, value: str, lineno: int, path: str | Path) -> None:
     if not value:
         raise _error("'File name:' line names no file", path, lineno)
+    block.listed = value
+    value = _corrected(block, "file name", value, lineno)
     block.name = value
     if _EDF_NAME.fullmatch(value) is None:
         raise _error(f"file name {value!r} is not an .edf file name", path, lineno)
@@ -226,6 +286,7 @@ def _set_time(block: _Block, name: str, value: str, lineno: int, path: str | Pat
     label = _LABELS[name]
     if name in block.times:
         raise _error(f"second {label} time in the seizure block of line {block.line}", path, lineno)
+    value = _corrected(block, f"{label} time", value, lineno)
     match = _CLOCK.fullmatch(value)
     if match is None:
         raise _error(f"{label} time {value!r} is not a clock time HH.MM.SS", path, lineno)
@@ -233,10 +294,27 @@ def _set_time(block: _Block, name: str, value: str, lineno: int, path: str | Pat
     block.times[name] = (hours * 3600 + minutes * 60 + seconds, lineno, value)
 
 
+def _corrected(block: _Block, field_name: str, value: str, lineno: int) -> str:
+    """``value``, or its published correction (recorded as a note on the block)."""
+    if block.patient is None or block.listed is None:
+        return value
+    erratum = errata_table.find("siena", block.patient, block.listed, field_name, value)
+    if erratum is None:
+        return value
+    block.notes.append(erratum.note(lineno))
+    return erratum.corrected
+
+
 def _finish(block: _Block, path: str | Path) -> tuple[str, _Seizure | AnnotationError]:
     """The block's key and seizure, or the error that rejects that key."""
     if block.name is None:
-        raise block.error or _error("seizure block has no 'File name:' line", path, block.line)
+        key = f"<entry at line {block.line}>"
+        return key, block.error or _error(
+            "seizure entry names no file ('File name:' line) and does not continue the entry"
+            " before it",
+            path,
+            block.line,
+        )
     stem = block.name[: -len(".edf")] if block.name.lower().endswith(".edf") else block.name
     if block.error is not None:
         return stem, block.error
@@ -290,7 +368,7 @@ def _seizure(block: _Block, edf_name: str, path: str | Path) -> _Seizure:
 
 
 def _recording(
-    key: str, outcomes: list[_Seizure | AnnotationError], path: str | Path
+    key: str, outcomes: list[_Seizure | AnnotationError], notes: tuple[Note, ...], path: str | Path
 ) -> RecordingAnnotations:
     """Merge one file's seizures; raises the first error or a registration-time conflict."""
     seizures: list[_Seizure] = []
@@ -314,4 +392,5 @@ def _recording(
         duration=first.duration,
         edf_name=first.edf_name,
         line=first.line,
+        notes=notes,
     )

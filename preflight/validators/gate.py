@@ -282,11 +282,13 @@ def _split_fraction_ratio(frame: pd.DataFrame, config: GateConfig) -> CheckResul
 
 
 def _rejected_fraction(m: Manifest, config: GateConfig) -> CheckResult:
-    rejected, inputs = manifest_checks.rejected_and_inputs(m)
+    # Inputs rejected for a problem of their own: files, and entries of CHB-MIT / Siena lists
+    # one by one; a follow-on rejection (an EDF whose annotation was rejected) is its cause's.
+    rejected, inputs = queries.rejected_units(m)
     fraction = rejected / inputs if inputs else 0.0
     limit = config.max_rejected_fraction
     message = (
-        f"{rejected} of {inputs} input file(s) rejected ({fraction:.1%}, allowed <= {limit:.1%})"
+        f"{rejected} of {inputs} input(s) rejected ({fraction:.1%}, allowed <= {limit:.1%})"
         + ("; see the rejected list" if rejected else "")
     )
     return _check(

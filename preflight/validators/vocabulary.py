@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from preflight.sources import bids, chbmit, edf, edfplus, siena, tusz
+from preflight.sources import bids, chbmit, edf, edfplus, seizeit, siena, tusz
 from preflight.sources.hed_score import HED_SCORE_BACKGROUND, HED_SCORE_SEIZURE
 from preflight.sources.labels import GENERIC_SEIZURE, TUSZ_BACKGROUND, TUSZ_SEIZURE
 
@@ -56,6 +56,7 @@ VOCABULARIES: dict[str, Vocabulary] = {
     bids.READER_NAME: Vocabulary(HED_SCORE_SEIZURE, frozenset({HED_SCORE_BACKGROUND})),
     chbmit.READER_NAME: Vocabulary(frozenset({chbmit.SEIZURE_LABEL}), frozenset()),
     siena.READER_NAME: Vocabulary(frozenset({siena.SEIZURE_LABEL}), frozenset()),
+    seizeit.READER_NAME: Vocabulary(seizeit.SEIZURE_TYPES, frozenset()),
     edf.READER_NAME: _EDF_PLUS,  # EDF+ annotations live in the EDF, whose reader is the header's
     edfplus.READER_NAME: _EDF_PLUS,
 }

@@ -17,8 +17,8 @@ SPLIT_KEYS = {
     "positive_windows", "hours", "positive_hours",
 }  # fmt: skip
 TOTAL_KEYS = {
-    "recordings", "rejected", "patients", "events", "windows", "positive_windows", "hours",
-    "positive_hours",
+    "recordings", "rejected", "patients", "positive_recordings", "positive_patients", "events",
+    "windows", "positive_windows", "hours", "positive_hours",
 }  # fmt: skip
 CHECK_KEYS = {"name", "split", "severity", "passed", "observed", "expected", "message"}
 

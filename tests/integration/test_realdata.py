@@ -31,13 +31,15 @@ def test_chbmit_summaries_labels_only(realdata: Path, tmp_path: Path) -> None:
 
 
 def test_siena_list_labels_only(realdata: Path, tmp_path: Path) -> None:
-    """Five files listed; PN00-3's seizure ends after its registration (a real typo)."""
+    """Five files listed; PN00-3's seizure end is a published typo, corrected as a note (the
+    raw reading: tests/integration/test_errata.py)."""
     (tmp_path / "PN00").mkdir()
     shutil.copy(realdata / "siena" / "Seizures-list-PN00.txt", tmp_path / "PN00")
     report = audit(tmp_path, options=ScanOptions(labels_only=True))
-    assert report.totals.recordings == 4
-    assert report.totals.events == 4
-    assert [(r.reason, r.line) for r in report.rejected] == [("out_of_range", 58)]
+    assert report.totals.recordings == 5
+    assert report.totals.events == 5
+    assert report.rejected == []
+    assert [(n.code, n.line) for n in report.notes] == [("erratum_applied", 58)]
 
 
 def test_bids_events_labels_only(realdata: Path, tmp_path: Path) -> None:

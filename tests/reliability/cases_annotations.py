@@ -9,6 +9,7 @@ from tests.reliability.bad_input import (
     ACCEPTED,
     ANNOTATION,
     BCKG_CSV,
+    BCKG_EDF,
     BCKG_NAME,
     CHB02_EDF,
     CSV_REJECTS_EDF,
@@ -60,6 +61,31 @@ def _no_events(outcome: Outcome) -> None:
         [P.tusz_bckg],
     )
     assert rows == [(0,)]
+
+
+def _chbmit_numbers_disagree(root: Path) -> None:
+    path = root / P.chbmit_summary
+    text = path.read_text()
+    text = text.replace("Seizure Start Time:", "Seizure 2 Start Time:")
+    path.write_text(text.replace("Seizure End Time:", "Seizure 1 End Time:"))
+
+
+def _one_note(code: str) -> Callable[[Outcome], None]:
+    def check(outcome: Outcome) -> None:
+        rows = in_manifest(outcome, "SELECT code, recording_id FROM notes", [])
+        assert [row[0] for row in rows] == [code]
+        assert rows[0][1] is not None  # the recording was kept
+
+    return check
+
+
+def _siena_entry_without_file(root: Path) -> None:
+    path = root / P.siena_list
+    entry = (
+        "\nSeizure n 2\nRegistration start time: 11.00.00\nRegistration end time: 11.02.00\n"
+        "Seizure start time: 11.00.40\nSeizure end time: 11.01.00\n"
+    )
+    path.write_text(path.read_text() + entry)
 
 
 BIG_ROWS = 100_000  # 3.2 MB of rows
@@ -158,14 +184,27 @@ ANNOTATION_CASES = [
     BadInput(
         id="csv_past_recording_end",
         kind=ANNOTATION,
-        description="event inside `# duration` (200 s) but past the EDF's end (100 s)",
-        make=bckg_csv(term(150, 160), duration=200),
+        description="event inside `# duration` (101 s, within 1 s of the EDF's 100 s) but past"
+        " the EDF's end",
+        make=bckg_csv(term(95, 100.5), duration=101),
         reason="out_of_range",
         line=ROW,
         path=BCKG_CSV,
         also=CSV_REJECTS_EDF,
         delta=-1,
         needle="past the recording's end at 100 s",
+    ),
+    BadInput(
+        id="csv_duration_mismatch",
+        kind=ANNOTATION,
+        description="`# duration` 200 s for an EDF of 100 s (a truncated download or a wrong pair)",
+        make=bckg_csv(term(150, 160), duration=200),
+        reason="duration_mismatch",
+        line=None,
+        path=BCKG_EDF,
+        also=((BCKG_CSV, "recording_rejected"),),
+        delta=-1,
+        needle="the EDF header gives 100 s but",
     ),
     BadInput(
         id="csv_overlapping_events",
@@ -388,6 +427,17 @@ ANNOTATION_CASES = [
         needle="chb01_02: Number of Seizures in File says 2 but 1",
     ),
     BadInput(
+        id="chbmit_seizure_numbers_disagree",
+        kind=ANNOTATION,
+        description="CHB-MIT `Seizure 2 Start Time` closed by `Seizure 1 End Time` (allowed:"
+        " paired by position, with a note)",
+        make=_chbmit_numbers_disagree,
+        reason=ACCEPTED,
+        line=None,
+        path=P.chbmit_summary,
+        check=_one_note("seizure_number_mismatch"),
+    ),
+    BadInput(
         id="chbmit_seizure_past_file_end",
         kind=ANNOTATION,
         description="CHB-MIT seizure ends after File End Time",
@@ -427,6 +477,16 @@ ANNOTATION_CASES = [
         also=((SIENA_EDF, "annotation_rejected"),),
         delta=-1,
         needle="past the registration end",
+    ),
+    BadInput(
+        id="siena_entry_without_file",
+        kind=ANNOTATION,
+        description="Siena entry with its own registration but no `File name:` line",
+        make=_siena_entry_without_file,
+        reason="bad_format",
+        line=SIENA_SEIZURE_END_LINE + 2,
+        path=P.siena_list,
+        needle="<entry at line 11>: seizure entry names no file",
     ),
     BadInput(
         id="siena_bad_clock",

@@ -72,7 +72,7 @@ def test_chb01_blocks_seizures_and_durations(realdata: Path) -> None:
     result = read_summary(realdata / "chbmit" / "chb01-summary.txt")
     recordings = by_key(result)
     assert result.reader == READER_NAME == "chbmit-summary"
-    assert READER_VERSION == "1"
+    assert READER_VERSION == "2"
     assert len(result.recordings) == 42
     assert result.problems == ()
     assert result.lists_all_files is True
@@ -210,7 +210,7 @@ def test_seizure_past_the_file_end_is_out_of_range(tmp_path: Path) -> None:
     ("old", "new", "line"),
     [
         ("Seizure 2 End Time: 2100 seconds", "", 27),  # a start without an end
-        ("Seizure 2 End Time: 2100", "Seizure 3 End Time: 2100", 28),  # numbers disagree
+        ("Seizure 1 End Time:  1494 seconds", "", 27),  # two starts in a row
         ("Seizure 1 Start Time: 1467 seconds", "", 26),  # an end without a start
         ("File End Time: 0:30:00", "File End Time: 0:61:00", 23),  # not a clock time
         ("File End Time: 0:30:00", "File End Time: 23:30:00", 23),  # zero length
@@ -233,6 +233,101 @@ def test_block_problems_spare_the_other_blocks(
     assert error.line == line
     expected = Reason.BAD_INTERVAL if "23:30:00" in new else Reason.BAD_FORMAT
     assert error.reason == expected
+
+
+# --- seizure numbers that disagree: paired by position, kept, noted ---------------------------
+
+
+def test_end_with_the_wrong_number_pairs_by_position(tmp_path: Path) -> None:
+    """The published typo: `Seizure 2 Start Time` closed by `Seizure 1 End Time`."""
+    text = VALID.replace("Seizure 2 End Time: 2100", "Seizure 1 End Time: 2100")
+    result = read_summary(_write(tmp_path, text))
+    assert result.problems == ()
+    chb01_04 = by_key(result)["chb01_04"]
+    assert spans(chb01_04) == [(1467.0, 1494.0), (2000.0, 2100.0)]
+    [note] = chb01_04.notes
+    assert (note.code, note.line, note.origin) == ("seizure_number_mismatch", 28, None)
+    assert "'Seizure 1 End Time' closes 'Seizure 2 Start Time' (line 27)" in note.message
+    assert all(not r.notes for r in result.recordings if r.key != "chb01_04")
+
+
+def test_numbers_that_disagree_still_need_the_declared_count(tmp_path: Path) -> None:
+    text = VALID.replace("Seizure 2 End Time: 2100", "Seizure 1 End Time: 2100").replace(
+        "Number of Seizures in File: 2", "Number of Seizures in File: 3"
+    )
+    result = read_summary(_write(tmp_path, text))
+    assert (problem(result, "chb01_04").reason, problem(result, "chb01_04").line) == (
+        Reason.BAD_FORMAT,
+        24,
+    )
+    assert [r.key for r in result.recordings] == ["chb01_01", "chb01_03"]
+
+
+_SPACES = st.sampled_from([" ", "  ", "   "])
+
+
+@st.composite
+def _seizure_block(draw: st.DrawFn) -> tuple[str, list[tuple[float, float]], int]:
+    """A block of 1-5 seizures, each line numbered or not (mixed), with random spacing.
+
+    Returns the block, the seizures in file order, and how many end lines carry a number that
+    disagrees with their start's (0 unless ``renumber`` draws it).
+    """
+    n = draw(st.integers(1, 5))
+    bounds = sorted(draw(st.sets(st.integers(0, 3599), min_size=2 * n, max_size=2 * n)))
+    pairs = [(float(bounds[2 * i]), float(bounds[2 * i + 1])) for i in range(n)]
+    renumber = draw(st.booleans())
+    lines = ["File Name: chb03_01.edf", "File Start Time: 1:00:00", "File End Time: 2:00:00",
+             f"Number of Seizures in File: {n}"]  # fmt: skip
+    wrong = 0
+    for i, (start, stop) in enumerate(pairs, start=1):
+        numbered = draw(st.booleans())
+        end_number = i
+        if renumber and numbered and n > 1:
+            end_number = draw(st.integers(1, n))
+            wrong += end_number != i
+        start_key = f"Seizure {i} Start Time" if numbered else "Seizure Start Time"
+        end_key = f"Seizure {end_number} End Time" if numbered else "Seizure End Time"
+        lines.append(f"{start_key}:{draw(_SPACES)}{start:g} seconds")
+        lines.append(f"{end_key}:{draw(_SPACES)}{stop:g} seconds")
+    return "\n".join(lines) + "\n", pairs, wrong
+
+
+def _by_number(text: str) -> list[tuple[float, float]]:
+    """Reference pairing by seizure number (unnumbered lines take the next number)."""
+    starts: dict[int, float] = {}
+    ends: dict[int, float] = {}
+    counter = {"start": 0, "end": 0}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        words = key.split()
+        if words[0] != "Seizure" or words[-1] != "Time":
+            continue
+        which = words[-2].lower()
+        counter[which] += 1
+        number = int(words[1]) if len(words) == 4 else counter[which]
+        (starts if which == "start" else ends)[number] = float(value.split()[0])
+    return [(starts[k], ends[k]) for k in sorted(starts)]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(block=_seizure_block())
+def test_pairing_by_position_equals_pairing_by_number(
+    tmp_path: Path, block: tuple[str, list[tuple[float, float]], int]
+) -> None:
+    """Whenever the numbers agree, position and number give the same seizures and no note;
+    when an end's number disagrees, position still gives the seizures written, with one note
+    per disagreeing end."""
+    text, pairs, wrong = block
+    result = read_summary(_write(tmp_path, HEADER + "\n" + text))
+    assert result.problems == ()
+    [recording] = result.recordings
+    assert spans(recording) == pairs
+    assert len(recording.notes) == wrong
+    if wrong == 0:
+        assert spans(recording) == _by_number(text)
 
 
 def test_negative_seizure_start_is_bad_interval(tmp_path: Path) -> None:
@@ -303,16 +398,20 @@ def test_no_file_name_block(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "line", "kept"),
     [
-        (HEADER + "Seizure Start Time: 5 seconds\n" + VALID[len(HEADER) :], 8),
-        (VALID.replace("File Name: chb01_03.edf", "File Name:"), 14),
+        (HEADER + "Seizure Start Time: 5 seconds\n" + VALID[len(HEADER) :], 8,
+         ["chb01_01", "chb01_03", "chb01_04"]),
+        (VALID.replace("File Name: chb01_03.edf", "File Name:"), 14, ["chb01_01", "chb01_04"]),
     ],
-)
-def test_unattributable_lines_reject_the_file(tmp_path: Path, text: str, line: int) -> None:
-    with pytest.raises(AnnotationError) as info:
-        read_summary(_write(tmp_path, text))
-    assert (info.value.reason, info.value.line) == (Reason.BAD_FORMAT, line)
+)  # fmt: skip
+def test_unattributable_lines_reject_that_entry_only(
+    tmp_path: Path, text: str, line: int, kept: list[str]
+) -> None:
+    result = read_summary(_write(tmp_path, text))
+    error = problem(result, f"<entry at line {line}>")
+    assert (error.reason, error.line) == (Reason.BAD_FORMAT, line)
+    assert [r.key for r in result.recordings] == kept
 
 
 def test_missing_file_is_unreadable(tmp_path: Path) -> None:

@@ -247,7 +247,7 @@ def test_rejected_fraction(tmp_path: Path) -> None:
     assert not check.passed
     assert check.observed == round(1 / 17, 6)
     assert check.message == (
-        "1 of 17 input file(s) rejected (5.9%, allowed <= 5.0%); see the rejected list"
+        "1 of 17 input(s) rejected (5.9%, allowed <= 5.0%); see the rejected list"
     )
     relaxed = gate(tmp_path / "b", config=GateConfig(max_rejected_fraction=0.1), rejected=rejected)
     assert find(relaxed, "rejected_fraction").passed

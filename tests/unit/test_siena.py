@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.errors import AnnotationError, InputError, Reason
+from preflight.sources.errata import ERRATA, SZCORE
 from preflight.sources.siena import (
     READER_NAME,
     READER_VERSION,
@@ -68,9 +69,9 @@ def test_pn00_offsets_from_the_registration_start(realdata: Path) -> None:
     result = read_seizure_list(realdata / "siena" / "Seizures-list-PN00.txt")
     recordings = by_key(result)
     assert result.reader == READER_NAME == "siena-list"
-    assert READER_VERSION == "1"
+    assert READER_VERSION == "2"
     assert result.lists_all_files is False
-    assert list(recordings) == ["PN00-1", "PN00-2", "PN00-4", "PN00-5"]
+    assert list(recordings) == ["PN00-1", "PN00-2", "PN00-3", "PN00-4", "PN00-5"]
     pn00_1 = recordings["PN00-1"]
     assert (pn00_1.edf_name, pn00_1.line, pn00_1.start_time) == ("PN00-1.edf", 39, None)
     assert pn00_1.duration == 2605.0  # 20:22:58 - 19:39:33 = 43 min 25 s
@@ -91,14 +92,121 @@ def test_pn00_offsets_from_the_registration_start(realdata: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_pn00_3_seizure_ends_after_its_registration(realdata: Path) -> None:
-    """The published list ends PN00-3's seizure at 19.29.29, after the registration end."""
+def test_pn00_3_seizure_end_typo_is_corrected_with_a_note(realdata: Path) -> None:
+    """The published list ends PN00-3's seizure at 19.29.29 (after the registration end 18.57.13);
+    the erratum reads 18.29.29: 18:28:29 - 18:15:44 = 765 s to 18:29:29 - 18:15:44 = 825 s."""
     result = read_seizure_list(realdata / "siena" / "Seizures-list-PN00.txt")
+    pn00_3 = by_key(result)["PN00-3"]
+    assert result.problems == ()
+    assert spans(pn00_3) == [(765.0, 825.0)]
+    assert pn00_3.duration == 2489.0  # 18:57:13 - 18:15:44 = 41 min 29 s
+    [note] = pn00_3.notes
+    assert (note.code, note.line, note.origin) == ("erratum_applied", 58, SZCORE)
+    assert "'19.29.29' read as '18.29.29'" in note.message
+    assert all(not r.notes for r in result.recordings if r.key != "PN00-3")
+
+
+@pytest.mark.realdata
+def test_pn00_3_raw_reading_without_errata(realdata: Path) -> None:
+    """``errata=False``: the published end is read as written and PN00-3 alone is rejected."""
+    result = read_seizure_list(realdata / "siena" / "Seizures-list-PN00.txt", errata=False)
     error = problem(result, "PN00-3")
     # 19:29:29 - 18:15:44 = 1 h 13 min 45 s = 4425 s > 18:57:13 - 18:15:44 = 41 min 29 s = 2489 s
     assert (error.reason, error.line) == (Reason.OUT_OF_RANGE, 58)
     assert "4425 s" in error.message
     assert "2489 s" in error.message
+    assert list(by_key(result)) == ["PN00-1", "PN00-2", "PN00-4", "PN00-5"]
+    assert all(not r.notes for r in result.recordings)
+
+
+# --- the errata table on synthetic lists ------------------------------------------------------
+
+
+def _list(tmp_path: Path, patient: str, body: str) -> Path:
+    path = tmp_path / f"Seizures-list-{patient}.txt"
+    path.write_text(f"{patient}\n\nData Sampling Rate: 512 Hz\n\n{body}")
+    return path
+
+
+def _entry(name: str, reg: str = "10.00.00", sz: tuple[str, str] = ("10.10.00", "10.11.00")) -> str:
+    return (
+        f"Seizure n 1\nFile name: {name}\nRegistration start time: {reg}\n"
+        f"Registration end time: 11.00.00\nSeizure start time: {sz[0]}\n"
+        f"Seizure end time: {sz[1]}\n\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("patient", "listed", "edf_name"),
+    [("PN01", "PN01-1.edf", "PN01.edf"), ("PN06", "PN06-1.edf", "PNO6-1.edf"),
+     ("PN06", "PN06-2.edf", "PNO6-2.edf"), ("PN06", "PN06-4.edf", "PNO6-4.edf"),
+     ("PN11", "PN11-1.edf", "PN11-.edf")],
+)  # fmt: skip
+@pytest.mark.parametrize("errata", [True, False])
+def test_list_names_that_differ_from_the_edf_names(
+    tmp_path: Path, patient: str, listed: str, edf_name: str, errata: bool
+) -> None:
+    path = _list(tmp_path, patient, _entry(listed) + _entry(f"{patient}-9.edf"))
+    result = read_seizure_list(path, errata=errata)
+    first, other = result.recordings
+    assert (first.edf_name, first.key) == (
+        (edf_name, edf_name[:-4]) if errata else (listed, listed[:-4])
+    )
+    assert [n.line for n in first.notes] == ([6] if errata else [])
+    assert other.notes == ()
+    assert ERRATA[0].source == SZCORE
+
+
+def test_erratum_needs_the_exact_published_text(tmp_path: Path) -> None:
+    """Another patient's list, or a value already fixed, is read as it stands."""
+    path = _list(tmp_path, "PN02", _entry("PN01-1.edf"))
+    assert read_seizure_list(path).recordings[0].edf_name == "PN01-1.edf"
+    fixed = _list(tmp_path, "PN00", _entry("PN00-3.edf", sz=("10.10.00", "10.11.30")))
+    assert read_seizure_list(fixed).recordings[0].notes == ()
+
+
+def test_registration_start_with_a_stray_space(tmp_path: Path) -> None:
+    body = _entry("PN10-7.8.9.edf", reg="1 6.49.25").replace("11.00.00", "17.49.25")
+    body = body.replace("10.10.00", "17.00.00").replace("10.11.00", "17.01.00")
+    result = read_seizure_list(_list(tmp_path, "PN10", body))
+    [recording] = result.recordings
+    assert recording.duration == 3600.0
+    assert spans(recording) == [(635.0, 695.0)]  # 17:00:00 - 16:49:25 = 10 min 35 s
+    assert [(n.code, n.line) for n in recording.notes] == [("erratum_applied", 7)]
+    raw = read_seizure_list(_list(tmp_path, "PN10", body), errata=False)
+    assert (problem(raw, "PN10-7.8.9").reason, problem(raw, "PN10-7.8.9").line) == (
+        Reason.BAD_FORMAT,
+        7,
+    )
+
+
+@pytest.mark.parametrize(
+    "continuation",
+    [
+        # PN12 style: a new entry that begins with the seizure times.
+        "Seizure n 2\nSeizure start time: 10.20.00\nSeizure end time: 10.21.00\n",
+        # PN01 style: a second seizure under the same registration, inside one block.
+        "Seizure start time: 10.20.00\nSeizure end time: 10.21.00\n",
+    ],
+)
+def test_entry_without_file_continues_the_previous_one(tmp_path: Path, continuation: str) -> None:
+    body = _entry("PN12-3.edf").rstrip("\n") + "\n" + continuation + "\n" + _entry("PN12-4.edf")
+    result = read_seizure_list(_list(tmp_path, "PN12", body))
+    assert result.problems == ()
+    pn12_3, pn12_4 = result.recordings
+    assert spans(pn12_3) == [(600.0, 660.0), (1200.0, 1260.0)]
+    assert [n.code for n in pn12_3.notes] == ["continues_previous_entry"]
+    assert spans(pn12_4) == [(600.0, 660.0)]
+
+
+def test_entry_without_file_but_with_its_own_registration_is_rejected_alone(
+    tmp_path: Path,
+) -> None:
+    body = _entry("PN12-3.edf") + _entry("PN12-4.edf").replace("File name: PN12-4.edf\n", "")
+    result = read_seizure_list(_list(tmp_path, "PN12", body))
+    assert [r.key for r in result.recordings] == ["PN12-3"]
+    error = problem(result, "<entry at line 12>")
+    assert (error.reason, error.line) == (Reason.BAD_FORMAT, 12)
 
 
 # --- synthetic quirks -----------------------------------------------------------------------
@@ -190,11 +298,26 @@ def test_empty_file(tmp_path: Path, content: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        (VALID.replace("File name: PN07-2.edf", ""), "<entry at line 23>", 23),  # names no file
+        (VALID.replace("File name: PN07-2.edf", "File name:"), "<entry at line 23>", 24),
+        # a seizure time before any block: no file to belong to
+        (VALID.replace("Channel 2: F3", "Seizure start time: 10.30.00"), "<entry at line 7>", 7),
+    ],
+)
+def test_unattributable_entries_are_rejected_alone(
+    tmp_path: Path, text: str, key: str, line: int
+) -> None:
+    result = read_seizure_list(_write(tmp_path, text))
+    error = problem(result, key)
+    assert (error.reason, error.line) == (Reason.BAD_FORMAT, line)
+    assert {"PN07-1"} <= {r.key for r in result.recordings}
+
+
+@pytest.mark.parametrize(
     ("text", "line"),
     [
-        (VALID.replace("File name: PN07-2.edf", ""), 23),  # a block names no file
-        (VALID.replace("File name: PN07-2.edf", "File name:"), 24),
-        (VALID.replace("Channel 2: F3", "Seizure start time: 10.30.00"), 7),  # before any block
         (VALID[: VALID.index("Seizure n 1")], None),  # no block at all
     ],
 )
