@@ -25,6 +25,7 @@ which reads it with the loader here.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from enum import StrEnum
@@ -348,7 +349,7 @@ def load_model(path: Path, model: type[_M], sections: str) -> _M:
         return model.model_validate(data, context={CONFIG_FOLDER: path.parent.absolute()})
     except ValidationError as exc:
         problems = sorted(
-            (_locate(err, lines) for err in exc.errors()), key=lambda p: p[1] or 1 << 30
+            (_locate(err, lines, model) for err in exc.errors()), key=lambda p: p[1] or 1 << 30
         )
         message = "; ".join(p for p, _ in problems)
         raise ConfigError(message, path=path, line=problems[0][1]) from None
@@ -378,13 +379,33 @@ def _refuse_aliases(text: str, path: Path) -> None:
             )
 
 
-def _locate(err: Any, lines: dict[tuple[Any, ...], int]) -> tuple[str, int | None]:
+def _locate(
+    err: Any, lines: dict[tuple[Any, ...], int], model: type[BaseModel]
+) -> tuple[str, int | None]:
     """``gate.batch_size (line 4): Input should be ...`` and the line, for one pydantic error."""
     loc = tuple(err["loc"])
     dotted = ".".join(str(part) for part in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
     where = dotted if line is None else f"{dotted} (line {line})"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: {unknown_key(loc, model)}", line
     return f"{where}: {err['msg'].removeprefix('Value error, ')}", line
+
+
+def unknown_key(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """What to do about an unknown key: the close match, if any, and the keys that section
+    knows (``unknown key 'batch_sise' in gate: did you mean 'batch_size'? ...``)."""
+    section: Any = model
+    for part in loc[:-1]:  # walk down to the model of the section holding the key
+        field = getattr(section, "model_fields", {}).get(part)
+        section = None if field is None else field.annotation
+    known = sorted(getattr(section, "model_fields", {}))
+    where = ".".join(str(p) for p in loc[:-1]) or "the top level"
+    key = str(loc[-1])
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    listed = f"known keys: {', '.join(known)}" if known else "remove it"
+    return f"unknown key {key!r} in {where}: {hint}{listed}"
 
 
 def _key_lines(node: yaml.Node | None, prefix: tuple[Any, ...], path: Path) -> dict[Any, int]:

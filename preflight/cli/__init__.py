@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from preflight._version import __version__
+from preflight.cli._help import EXIT_CODES, Command, Group
 from preflight.cli.audit import audit
 from preflight.cli.demo import demo
 from preflight.cli.report import report
@@ -22,6 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
+    epilog=EXIT_CODES,
 )
 
 
@@ -34,19 +37,24 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+        metavar="",
     ),
 ) -> None:
     """Stop a training run before it spends accelerator time on data that cannot teach it."""
 
 
-app.command("audit")(audit)
-app.command("synth")(synth)
-app.command("report")(report)
-app.command("train")(train)
-app.command("smoke")(smoke)
-app.add_typer(runs_app, name="runs")
-app.command("demo")(demo)
+app.command("audit", cls=Command, epilog=EXIT_CODES)(audit)
+app.command("synth", cls=Command)(synth)
+app.command("report", cls=Command, epilog=EXIT_CODES)(report)
+app.command("train", cls=Command, epilog=EXIT_CODES)(train)
+app.command("smoke", cls=Command, epilog=EXIT_CODES)(smoke)
+app.add_typer(runs_app, name="runs", cls=Group)
+app.command("demo", cls=Command, epilog=EXIT_CODES)(demo)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from preflight.cli._exit import exit_2_on_error
+from preflight.cli._help import flag
 from preflight.config import PreflightConfig, SourceFormat, SplitMethod, apply_flags, load_config
 from preflight.console import make_console
 from preflight.pipelines.audit import audit as run_audit
@@ -22,33 +23,33 @@ _Opt = typer.Option
 def audit(
     source: Annotated[Path, typer.Argument(help="Corpus root folder (recordings + annotations).")],
     fmt: Annotated[
-        SourceFormat | None, _Opt("--format", help="Readers to use [default: auto].")
+        SourceFormat | None, _Opt("--format", help="Readers to use \\[default: auto].")
     ] = None,
     config: Annotated[
         Path | None, _Opt(help="YAML config: audit, gate and split sections.")
     ] = None,
     manifest: Annotated[
-        Path | None, _Opt(help="Manifest file [default: SOURCE/.preflight/manifest.duckdb].")
+        Path | None, _Opt(help="Manifest file \\[default: SOURCE/.preflight/manifest.duckdb].")
     ] = None,
     suite: Annotated[
         str | None, _Opt(help="Expectation suite: seizure, binary_table or a JSON file.")
     ] = None,
     window: Annotated[
-        float | None, _Opt(help="Window length (s) [default: 10].", min=0.001)
+        float | None, _Opt(help="Window length (s) \\[default: 10].", min=0.001)
     ] = None,
     stride: Annotated[
-        float | None, _Opt(help="Window stride (s) [default: the window].", min=0.001)
+        float | None, _Opt(help="Window stride (s) \\[default: the window].", min=0.001)
     ] = None,
     min_overlap: Annotated[
         float | None,
-        _Opt(help="Seizure seconds a window needs to be positive [default: any].", min=0),
+        _Opt(help="Seizure seconds a window needs to be positive \\[default: any].", min=0),
     ] = None,
     labels_only: Annotated[
-        bool, _Opt("--labels-only", help="Audit from annotation files alone.")
+        bool, flag("--labels-only", help="Audit from annotation files alone.")
     ] = False,
     no_errata: Annotated[
         bool,
-        _Opt("--no-errata", help="Read annotation files as published: no errata corrections."),
+        flag("--no-errata", help="Read annotation files as published: no errata corrections."),
     ] = False,
     split: Annotated[
         SplitMethod | None, _Opt(help="Keep the corpus's split or build a stratified one.")
@@ -58,7 +59,7 @@ def audit(
         str | None, _Opt(help="Split ratios, e.g. train=0.7,dev=0.15,eval=0.15.")
     ] = None,
     label_column: Annotated[
-        str | None, _Opt(help="Parquet: the label column [default: is_control].")
+        str | None, _Opt(help="Parquet: the label column \\[default: is_control].")
     ] = None,
     label_map: Annotated[
         str | None,
@@ -68,7 +69,7 @@ def audit(
         str | None, _Opt(help="Parquet: rows sharing a value must share a split (leak check).")
     ] = None,
     split_column: Annotated[
-        str | None, _Opt(help="Parquet: the split column [default: each file's first folder].")
+        str | None, _Opt(help="Parquet: the split column \\[default: each file's first folder].")
     ] = None,
     sample_column: Annotated[
         str | None, _Opt(help="Parquet: the sample column (e.g. stamp_npz); must be binary.")
@@ -81,8 +82,8 @@ def audit(
         Path | None, _Opt(help="Write a Markdown report here (CI job summary).")
     ] = None,
     html: Annotated[Path | None, _Opt(help="Write a self-contained HTML report here.")] = None,
-    workers: Annotated[int | None, _Opt(help="Worker processes [default: cores].", min=1)] = None,
-    quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar or table.")] = False,
+    workers: Annotated[int | None, _Opt(help="Worker processes \\[default: cores].", min=1)] = None,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations, build the split, run the gate, and report per split."""
     with exit_2_on_error():

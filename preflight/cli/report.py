@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from preflight.cli._exit import exit_2_on_error
+from preflight.cli._help import flag
 from preflight.console import make_console
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
@@ -20,12 +21,14 @@ _Opt = typer.Option
 
 def report(
     manifest: Annotated[Path, typer.Argument(help="A manifest file (.preflight/manifest.duckdb).")],
-    audit_id: Annotated[int | None, _Opt("--audit", help="Audit id [default: the latest].")] = None,
+    audit_id: Annotated[
+        int | None, _Opt("--audit", help="Audit id \\[default: the latest].")
+    ] = None,
     json_out: Annotated[Path | None, _Opt("--json", help="Write the JSON report here.")] = None,
     junit: Annotated[Path | None, _Opt(help="Write a JUnit XML report here.")] = None,
     markdown: Annotated[Path | None, _Opt(help="Write a Markdown report here.")] = None,
     html: Annotated[Path | None, _Opt(help="Write a self-contained HTML report here.")] = None,
-    quiet: Annotated[bool, _Opt("--quiet", "-q", help="No table on the terminal.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No table on the terminal.")] = False,
 ) -> None:
     """Show or write the report of a manifest's latest audit (exit code as that audit's)."""
     with exit_2_on_error():

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from preflight.cli._exit import exit_2_on_error
+from preflight.cli._help import flag
 from preflight.console import make_console
 from preflight.manifest.runs import RunRecord, get_run, list_runs
 from preflight.manifest.store import DEFAULT_DIRNAME, DEFAULT_FILENAME, Manifest, default_path
@@ -20,7 +21,7 @@ _Manifest = Annotated[
     _Opt(help=f"Manifest file (default: ./{DEFAULT_DIRNAME}/{DEFAULT_FILENAME})."),
 ]
 _Config = Annotated[Path | None, _Opt(help="A run config; its data section names the manifest.")]
-_Json = Annotated[bool, _Opt("--json", help="Print JSON instead of a table.")]
+_Json = Annotated[bool, flag("--json", help="Print JSON instead of a table.")]
 
 runs_app = typer.Typer(
     help="List the training runs recorded in a manifest, or show one.",

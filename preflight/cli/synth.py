@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from preflight.cli._exit import exit_2_on_error, print_error
+from preflight.cli._help import flag
 from preflight.console import make_console
 from preflight.reports.synth import corpus_summary, stamps_summary
 from preflight.synth.corpus import Defect, Layout, SynthSpec, synthesize
@@ -72,11 +73,11 @@ def synth(
         typer.Option(help="Sampling rate in Hz; repeat to mix rates. Default 256."),
     ] = None,
     channels: Annotated[
-        int | None, typer.Option(help="EDF signals (default: the layout's montage).")
+        int | None, typer.Option(help="EDF signals \\[default: the layout's montage].")
     ] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = _DEFAULT.seed,
     sparse: Annotated[
-        bool, typer.Option(help="Header-only EDFs over a file hole (for scan benchmarks).")
+        bool, flag("--sparse", help="Header-only EDFs over a file hole (for scan benchmarks).")
     ] = False,
     files: Annotated[
         int, typer.Option(help="Stamps: Parquet files per tier (debug, train, dev).", min=1)
@@ -96,7 +97,9 @@ def synth(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option(help="Replace an earlier synthetic corpus in DIR (other files are refused)."),
+        flag(
+            "--force", help="Replace an earlier synthetic corpus in DIR (other files are refused)."
+        ),
     ] = False,
 ) -> None:
     """Write a synthetic corpus (EDF + annotations, or Parquet stamp tiers) and its truth file."""

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from preflight.cli._exit import print_error
+from preflight.cli._help import flag
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
@@ -26,7 +27,7 @@ _Config = Annotated[
     Path, typer.Argument(help="Run config (YAML): data, model, train, optim ... sections.")
 ]
 _Quiet = Annotated[
-    bool, _Opt("--quiet", "-q", help="No progress bars, audit table or epoch lines.")
+    bool, flag("--quiet", "-q", help="No progress bars, audit table or epoch lines.")
 ]
 _Html = Annotated[
     Path | None,
@@ -37,7 +38,7 @@ _Html = Annotated[
 def train(
     config: _Config,
     resume: Annotated[
-        bool, _Opt("--resume", help="Continue the newest interrupted run of this config.")
+        bool, flag("--resume", help="Continue the newest interrupted run of this config.")
     ] = False,
     quiet: _Quiet = False,
     html: _Html = None,

@@ -124,7 +124,22 @@ def test_negative_threshold_names_key_and_line(tmp_path: Path) -> None:
 def test_unknown_key_is_an_error(tmp_path: Path) -> None:
     """A misspelt threshold must not silently keep its default."""
     err = error_of(tmp_path, "gate:\n  min_positve_windows: 3\n")
-    assert "gate.min_positve_windows (line 2): Extra inputs are not permitted" in str(err)
+    assert "gate.min_positve_windows (line 2): unknown key 'min_positve_windows' in gate" in str(
+        err
+    )
+    assert "Extra inputs" not in str(err)
+
+
+def test_a_misspelt_key_gets_a_did_you_mean(tmp_path: Path) -> None:
+    """pydantic's "Extra inputs are not permitted" says nothing to do; this says what to write."""
+    err = error_of(tmp_path, "gate:\n  batch_sise: 8\ngates: {}\n")
+    text = str(err)
+    assert (
+        "gate.batch_sise (line 2): unknown key 'batch_sise' in gate: did you mean 'batch_size'?"
+        in text
+    )
+    assert "gates (line 3): unknown key 'gates' in the top level: did you mean 'gate'?" in text
+    assert "known keys: audit, gate, parquet, split" in text
 
 
 def test_wrong_type_and_every_problem_reported(tmp_path: Path) -> None:
@@ -132,7 +147,7 @@ def test_wrong_type_and_every_problem_reported(tmp_path: Path) -> None:
     text = str(err)
     assert "gate.batch_size (line 2): Input should be a valid integer" in text
     assert "gate.max_fraction_ratio (line 3): Input should be greater than or equal to 1" in text
-    assert "foo (line 4): Extra inputs are not permitted" in text
+    assert "foo (line 4): unknown key 'foo' in the top level" in text
     assert err.line == 2  # the first problem in file order
 
 
