@@ -24,7 +24,7 @@ def flag(*names: str, help: str) -> Any:
 class Command(TyperCommand):
     """A command whose ``--help`` option is shown as a flag, not as taking ``<bool>``."""
 
-    def get_help_option(self, ctx: Any) -> Any:  # noqa: D102 (click's own method)
+    def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
@@ -34,7 +34,7 @@ class Command(TyperCommand):
 class Group(TyperGroup):
     """A command group whose ``--help`` option is shown as a flag (see ``Command``)."""
 
-    def get_help_option(self, ctx: Any) -> Any:  # noqa: D102 (click's own method)
+    def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
