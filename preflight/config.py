@@ -184,6 +184,12 @@ class AuditConfig(Strict):
             )
         return self
 
+    def uncovered_share(self) -> float:
+        """The share of every recording's signal no window covers: 0 unless the stride is
+        longer than the window (then ``(stride - window) / stride``)."""
+        stride = self.stride_s if self.stride_s is not None else self.window_s
+        return max(0.0, (stride - self.window_s) / stride)
+
     def window_params(self) -> WindowParams:
         """The windowing parameters these settings describe."""
         return WindowParams(
@@ -446,8 +452,9 @@ def apply_flags(
         parquet: ``parquet`` section keys; ``label_map`` as the command line's ``0=positive,...``.
 
     Raises:
-        UsageError: malformed ratios; ``ConfigError`` for a malformed label map or flags that
-            do not fit together (each named with its key).
+        UsageError: malformed ratios, or ``--seed`` / ``--ratios`` for a split that keeps the
+            corpus's own (``split.method: declared``); ``ConfigError`` for a malformed label
+            map or flags that do not fit together (each named with its key).
     """
     audit_over = {k: v for k, v in audit.items() if v is not None}
     split_over = {k: v for k, v in split.items() if v is not None}
@@ -469,6 +476,14 @@ def apply_flags(
         )
     except ValidationError as exc:
         raise ConfigError(f"options do not fit together: {_problems(exc, '')}") from None
+    stray = [f"--{k}" for k in ("seed", "ratios") if k in split_over]
+    if stray and merged.split.method is SplitMethod.DECLARED:
+        verb = "apply" if len(stray) > 1 else "applies"
+        raise UsageError(
+            f"{' and '.join(stray)} only {verb} to a split preflight builds; this audit keeps the "
+            "corpus's own split (--split declared): add --split stratified, or drop "
+            f"{' and '.join(stray)}"
+        )
     if not parquet_over:
         return merged
     try:

@@ -11,12 +11,17 @@ from rich.markup import escape
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
-__all__ = ["exit_2_on_error", "print_error"]
+__all__ = ["exit_2_on_error", "print_error", "print_warning"]
 
 
 def print_error(message: str) -> None:
     """``error: MESSAGE`` on standard error, the message printed as text (no markup)."""
     make_console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def print_warning(message: str) -> None:
+    """``warning: MESSAGE`` on standard error: the command goes on."""
+    make_console(stderr=True).print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 @contextmanager

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from preflight.cli._exit import exit_2_on_error
+from preflight.cli._exit import exit_2_on_error, print_warning
 from preflight.cli._help import flag
 from preflight.config import PreflightConfig, SourceFormat, SplitMethod, apply_flags, load_config
 from preflight.console import make_console
+from preflight.errors import UsageError
+from preflight.manifest.store import ManifestKind
 from preflight.pipelines.audit import audit as run_audit
 from preflight.pipelines.audit import require_usable, scan_options
 from preflight.reports.files import write_reports
@@ -86,6 +88,11 @@ def audit(
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations, build the split, run the gate, and report per split."""
+    parquet_flags = {
+        "--label-column": label_column, "--label-map": label_map, "--group-column": group_column,
+        "--split-column": split_column, "--sample-column": sample_column,
+    }  # fmt: skip
+    given = [name for name, value in parquet_flags.items() if value is not None]
     with exit_2_on_error():
         cfg = apply_flags(
             load_config(config) if config is not None else PreflightConfig(),
@@ -101,10 +108,39 @@ def audit(
                 "sample_column": sample_column,
             },
         )  # fmt: skip
+        _check_options(cfg, given)
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
+        if given and report.kind is ManifestKind.RECORDINGS:
+            print_warning(
+                f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} to Parquet tables; "
+                f"{source} was read as EEG "
+                "recordings, so they were ignored"
+            )
         if not quiet:
-            render_audit(report, make_console())
+            render_audit(report, make_console(), json_path=json_out)
         write_reports(report, json_out, junit, markdown, html)
-        require_usable(report, source)
+        require_usable(report, source, listed=not quiet)
     raise typer.Exit(0 if report.verdict is Verdict.PASS else 1)
+
+
+def _check_options(cfg: PreflightConfig, parquet_flags: list[str]) -> None:
+    """Refuse Parquet options with an EEG ``--format``; warn when windows leave signal out.
+
+    Raises:
+        UsageError: Parquet options given with a format that reads EEG recordings.
+    """
+    fmt = cfg.audit.format
+    if parquet_flags and fmt not in (SourceFormat.AUTO, SourceFormat.PARQUET):
+        raise UsageError(
+            f"{', '.join(parquet_flags)} {'apply' if len(parquet_flags) > 1 else 'applies'} to "
+            f"Parquet tables, and --format {fmt} reads EEG "
+            "recordings: drop them, or audit the tables with --format parquet"
+        )
+    share = cfg.audit.uncovered_share()
+    if share > 0:
+        window, stride = cfg.audit.window_s, cfg.audit.stride_s
+        print_warning(
+            f"the stride ({stride:g} s) is longer than the window ({window:g} s): {share:.0%} of "
+            "every recording's signal falls between windows and is never labelled or trained on"
+        )

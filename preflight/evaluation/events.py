@@ -98,7 +98,8 @@ def event_evaluation(
         params: the event scorer.
 
     Returns:
-        A JSON-ready dict: ``scorer``, ``role``, ``params``, ``recordings``, ``hours``,
+        A JSON-ready dict: ``scorer``, ``role``, ``params``, ``recordings``, ``seizures`` (as
+        the audit counts them, before the scorer merges close ones), ``hours``,
         ``at_threshold`` and ``at_target`` (each ``threshold`` plus ``pooled`` and
         ``per_subject`` scores), ``target_false_alarms_per_24h`` and ``threshold_chosen_on``
         (None: on these recordings); or ``{"scorer", "role", "undefined": reason}`` when the
@@ -122,6 +123,7 @@ def event_evaluation(
         "threshold_chosen_on": chosen_on if chosen_threshold is not None else None,
         "params": params.to_dict(),
         "recordings": len(recordings),
+        "seizures": sum(len(r.reference) for r in recordings),
         "hours": sum(r.duration_s for r in recordings) / 3600,
         "target_false_alarms_per_24h": target_fa_per_24h,
         "at_threshold": _summary(at_threshold),

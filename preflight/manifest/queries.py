@@ -166,6 +166,11 @@ def recording_count(m: Manifest) -> int:
     return int(m.query("SELECT count(*) FROM recordings")[0][0])
 
 
+def longest_recording_s(m: Manifest) -> float:
+    """The duration of the longest recording in seconds (0 without recordings)."""
+    return float(m.query("SELECT coalesce(max(duration_s), 0) FROM recordings")[0][0])
+
+
 def seizure_durations(m: Manifest) -> list[tuple[str, float]]:
     """(split, duration_s) of every seizure, by split then duration."""
     return m.query(_DURATIONS)

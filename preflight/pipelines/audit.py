@@ -96,6 +96,8 @@ def audit(
             result = _scan(root, m, options, cfg.parquet)
             if result.files > 0:
                 report = _split_gate_record(m, result, options, cfg, suite, started)
+        if result.files > 0 and m.kind is ManifestKind.RECORDINGS:
+            _require_windows(report, queries.longest_recording_s(m), options)
         if result.files == 0:
             what = (
                 "Parquet file" if m.kind is ManifestKind.TABLES else "recording or annotation file"
@@ -106,15 +108,42 @@ def audit(
     return report
 
 
-def require_usable(report: AuditReport, source: str | Path) -> None:
+def _require_windows(report: AuditReport, longest_s: float, options: ScanOptions) -> None:
+    """One clear error when recordings exist but the window is longer than all of them (rather
+    than a failed check per split saying it has 0 positive and 0 negative windows).
+
+    Raises:
+        UsageError: usable recordings, and not one window.
+    """
+    if report.totals.recordings == 0 or report.totals.windows > 0:
+        return
+    window = options.window.window_s
+    raise UsageError(
+        f"the window ({window:g} s: --window or audit.window_s) is longer than every recording "
+        f"(the longest is {longest_s:g} s), so no window fits in any; choose a window of at "
+        f"most {longest_s:g} s"
+    )
+
+
+def require_usable(report: AuditReport, source: str | Path, *, listed: bool = True) -> None:
     """Raise when an audit found inputs but every one of them was rejected.
+
+    Args:
+        report: the audit's report.
+        source: the corpus folder, for the message.
+        listed: whether the rejected inputs were printed (not under ``--quiet``).
 
     Raises:
         NoUsableInputError: ``report`` counts no usable recording (or Parquet file).
     """
     if report.totals.recordings == 0:
+        where = (
+            "see the list above"
+            if listed
+            else f"`preflight report {report.manifest.path}` lists them"
+        )
         raise NoUsableInputError(
-            f"no usable recording in {source}; every input was rejected (see the list above)"
+            f"no usable recording in {source}; every input was rejected ({where})"
         )
 
 

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from preflight.manifest.store import ManifestKind
@@ -183,6 +184,13 @@ def split_columns(report: AuditReport) -> list[SplitColumn]:
     ]
 
 
+def full_list(report: AuditReport, json_path: str | Path | None = None) -> str:
+    """Where a list cut short here is whole: the JSON report written, or how to write one."""
+    if json_path is not None:
+        return f"all of them in {json_path}"
+    return f"all of them: preflight report {report.manifest.path} --json FILE"
+
+
 def split_legend(report: AuditReport, *, short: bool) -> str:
     """What the columns mean."""
     if report.kind is ManifestKind.TABLES:
@@ -196,7 +204,11 @@ def split_legend(report: AuditReport, *, short: bool) -> str:
             "rec recordings, pat patients, seiz seizure events, win windows, h hours, sz h "
             "seizure hours; + marks those holding seizures, +% the positive share of windows"
         )
-    return "Columns marked + count what holds seizures; seizures counts seizure events."
+    return (
+        "Columns marked + count what holds seizures; seizures counts seizure events (annotations "
+        "that overlap merged into one; the event scoring after training also merges seizures "
+        "less than 90 s apart, so it may count fewer)"
+    )
 
 
 def totals_as_split(report: AuditReport) -> SplitStats:

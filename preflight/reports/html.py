@@ -20,6 +20,7 @@ from preflight.reports.formatting import (
     counts,
     follows,
     format_value,
+    full_list,
     located,
     ordered_checks,
     percent,
@@ -113,6 +114,7 @@ def render_html(
             for n in report.notes[:MAX_REJECTED_SHOWN]
         ],
         "notes_total": len(report.notes),
+        "full_list": full_list(report),
         "figures": audit_figures(extras) if extras is not None else None,
         "provenance": _provenance(report),
         "sections": list(sections),

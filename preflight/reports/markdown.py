@@ -12,6 +12,7 @@ import re
 from preflight.reports.formatting import (
     follows,
     format_value,
+    full_list,
     located,
     ordered_checks,
     place,
@@ -121,7 +122,7 @@ def _rejected(report: AuditReport) -> str:
     text = f"### Rejected inputs ({len(report.rejected)})\n\n"
     text += _table(["file", "reason", "message"], rows, "lll")
     if len(report.rejected) > len(shown):
-        text += f"\n\n... and {len(report.rejected) - len(shown)} more (see the JSON report)."
+        text += f"\n\n... and {len(report.rejected) - len(shown)} more ({full_list(report)})."
     return text
 
 
@@ -139,7 +140,7 @@ def _notes(report: AuditReport) -> str:
     text = f"### Notes ({len(report.notes)}): corrections applied, recordings kept\n\n"
     text += _table(["file", "code", "message", "source"], rows, "llll")
     if len(report.notes) > len(shown):
-        text += f"\n\n... and {len(report.notes) - len(shown)} more (see the JSON report)."
+        text += f"\n\n... and {len(report.notes) - len(shown)} more ({full_list(report)})."
     return text
 
 

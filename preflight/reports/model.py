@@ -1,15 +1,17 @@
 """The audit report: one model, rendered to the terminal and JSON (and later JUnit, HTML ...).
 
-The JSON shape is the contract in ARCHITECTURE.md; ``provenance`` and ``scan`` are additions.
+The JSON shape is the contract in the README; ``provenance`` (typed values: numbers, booleans,
+the split ratios as an object) and ``scan`` are additions.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from preflight.manifest.queries import SplitStats
 from preflight.manifest.runs import RunStatus
@@ -77,8 +79,40 @@ class NoteRecord(BaseModel):
     origin: str | None = None
 
 
+# The provenance values that are numbers, whole numbers, booleans and mappings. The manifest's
+# meta table holds them as text; reports stored before they were typed hold that text too.
+_FLOATS = frozenset({"window_s", "stride_s", "min_overlap_s"})
+_INTS = frozenset({"split_seed"})
+_BOOLS = frozenset({"labels_only", "errata"})
+_JSON = frozenset({"split_ratios"})
+
+
+def typed_provenance(values: dict[str, Any]) -> dict[str, Any]:
+    """Provenance values as JSON numbers, booleans and objects instead of their text.
+
+    A value that is already typed, None, or text that does not parse is kept as it is (an
+    older report is rendered as it was stored rather than refused).
+    """
+    out = dict(values)
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            if key in _FLOATS:
+                out[key] = float(value)
+            elif key in _INTS:
+                out[key] = int(value)
+            elif key in _BOOLS and value.lower() in ("true", "false"):
+                out[key] = value.lower() == "true"
+            elif key in _JSON:
+                out[key] = json.loads(value)
+        except ValueError:
+            continue
+    return out
+
+
 class AuditReport(BaseModel):
-    """The audit report of ARCHITECTURE.md."""
+    """The audit report (the JSON contract in the README)."""
 
     verdict: Verdict
     manifest: ManifestInfo
@@ -89,6 +123,12 @@ class AuditReport(BaseModel):
     notes: list[NoteRecord] = []
     provenance: dict[str, Any] = {}
     scan: ScanInfo | None = None
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _typed(cls, value: Any) -> Any:
+        """New reports and stored old ones alike get typed provenance values."""
+        return typed_provenance(value) if isinstance(value, dict) else value
 
     @property
     def kind(self) -> ManifestKind:

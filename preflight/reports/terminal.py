@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -9,6 +11,7 @@ from rich.table import Table
 from preflight.manifest.store import ManifestKind
 from preflight.reports.formatting import (
     follows,
+    full_list,
     located,
     note_text,
     split_columns,
@@ -21,8 +24,11 @@ from preflight.results import Severity, Verdict
 MAX_REJECTED_SHOWN = 20
 
 
-def render_audit(report: AuditReport, console: Console) -> None:
-    """Print ``report`` to ``console``."""
+def render_audit(
+    report: AuditReport, console: Console, *, json_path: str | Path | None = None
+) -> None:
+    """Print ``report`` to ``console`` (``json_path``: the JSON report written beside, which
+    holds the lists cut short here)."""
     console.print(_split_table(report))
     failed = [c for c in report.checks if not c.passed]
     for check in failed:
@@ -41,7 +47,7 @@ def render_audit(report: AuditReport, console: Console) -> None:
                 console.print(f"      {escape(follows(r))}", overflow="fold")
         if len(report.rejected) > MAX_REJECTED_SHOWN:
             more = len(report.rejected) - MAX_REJECTED_SHOWN
-            console.print(f"  ... and {more} more (see the JSON report)")
+            console.print(f"  ... and {more} more ({escape(full_list(report, json_path))})")
     if report.notes:
         console.print(f"\nNotes ({len(report.notes)}): corrections applied, recordings kept:")
         for n in report.notes[:MAX_REJECTED_SHOWN]:
@@ -49,7 +55,7 @@ def render_audit(report: AuditReport, console: Console) -> None:
             console.print(f"      {escape(note_text(n))}")
         if len(report.notes) > MAX_REJECTED_SHOWN:
             more = len(report.notes) - MAX_REJECTED_SHOWN
-            console.print(f"  ... and {more} more (see the JSON report)")
+            console.print(f"  ... and {more} more ({escape(full_list(report, json_path))})")
     ok = report.verdict is Verdict.PASS
     colour = "green" if ok else "red"
     console.print(

@@ -119,6 +119,19 @@ def _scorer_sentence(events: Mapping[str, Any]) -> str:
         f"({events['hours']:.1f} h): tolerance {p['tolerance_start_s']:g} s before and "
         f"{p['tolerance_end_s']:g} s after each seizure, any overlap, events merged when less "
         f"than {p['min_gap_s']:g} s apart and split beyond {p['max_event_duration_s']:g} s."
+        f"{_merged_sentence(events)}"
+    )
+
+
+def _merged_sentence(events: Mapping[str, Any]) -> str:
+    """Why the audit's seizure count and the scorer's reference events differ, when they do."""
+    audited = events.get("seizures")  # absent from runs recorded before it was stored
+    scored = events["at_threshold"]["pooled"]["n_reference"]
+    if audited is None or audited == scored:
+        return ""
+    return (
+        f" The audit's {audited} seizures are {scored} reference events here: seizures less "
+        f"than {events['params']['min_gap_s']:g} s apart count as one."
     )
 
 

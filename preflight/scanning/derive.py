@@ -150,8 +150,13 @@ def derive(
     edfplus: bool,
     params: WindowParams,
     walk_problems: list[tuple[str, Reason, str]],
+    missing_hint: str = "",
 ) -> None:
-    """Rebuild recordings, events, seizures, windows and rejected from the parse cache."""
+    """Rebuild recordings, events, seizures, windows and rejected from the parse cache.
+
+    ``missing_hint`` ends the message of an EDF without annotations (``missing_annotations``):
+    what to try (``discover.missing_annotations_hint``).
+    """
     out = Derived()
     for path, reason, message in walk_problems:
         out.reject(path, reason, message)
@@ -164,7 +169,7 @@ def derive(
         _match_labels_only(by_key, out)
     else:
         edfs = _load_edfs(m, kinds, file_errors)
-        _match_edfs(edfs, by_key, file_errors, out, edfplus=edfplus)
+        _match_edfs(edfs, by_key, file_errors, out, hint=missing_hint)
     create_derived_tables(m.con)
     _write(m, out, params, kinds)
 
@@ -254,7 +259,7 @@ def _match_edfs(
     file_errors: dict[str, Kind],
     out: Derived,
     *,
-    edfplus: bool,
+    hint: str,
 ) -> None:
     used: set[tuple[str, str]] = set()
     unreadable = _rejected_annotations(file_errors)
@@ -273,7 +278,7 @@ def _match_edfs(
                 cause=(sorted(lost)[0], None),
             )  # fmt: skip
             continue
-        _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
+        _add_recording(edf, folder, key, srcs, out, hint=hint)
     rejected_edfs = _rejected_recordings(file_errors)
     for (folder, key), srcs in sorted(by_key.items()):
         if (folder, key) not in used:
@@ -315,7 +320,13 @@ def _reject_unmatched(
 
 
 def _add_recording(
-    edf: _Edf, folder: str, key: str, srcs: list[_Source], out: Derived, *, edfplus: bool
+    edf: _Edf,
+    folder: str,
+    key: str,
+    srcs: list[_Source],
+    out: Derived,
+    *,
+    hint: str,
 ) -> None:
     bad = [s for s in srcs if s.problem is not None]
     for s in bad:
@@ -330,7 +341,6 @@ def _add_recording(
     if bad:
         return
     if not srcs:
-        hint = "" if edfplus else " (for EDF+ annotations without seizures, use --format edfplus)"
         out.reject(
             edf.path, Reason.MISSING_ANNOTATIONS, f"no annotation file found for {key}{hint}"
         )

@@ -9,6 +9,7 @@ does an input whose name is not UTF-8 (named with its odd bytes escaped).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -54,6 +55,28 @@ _BY_SUFFIX = {
 def kinds_read(fmt: SourceFormat, *, labels_only: bool = False) -> frozenset[Kind]:
     """The kinds of file an audit in format ``fmt`` reads (recordings left out with labels only)."""
     return _ALLOWED[fmt] - ({Kind.EDF} if labels_only else frozenset())
+
+
+def missing_annotations_hint(fmt: SourceFormat, present: Iterable[Kind]) -> str:
+    """What to tell a user about an EDF without annotations, audited in format ``fmt``.
+
+    With a restricted ``--format``, annotation files of another format are never read: name
+    the format that would read them, rather than suggest EDF+ annotations.
+    """
+    ignored = set(present) - _ALLOWED[fmt]
+    owners = [
+        str(f) for f in SourceFormat
+        if f not in (SourceFormat.AUTO, SourceFormat.EDFPLUS) and _ALLOWED[f] & ignored
+    ]  # fmt: skip
+    if fmt is not SourceFormat.AUTO and owners:
+        choices = " or ".join(f"--format {f}" for f in [*owners, "auto"])
+        return (
+            f" (--format {fmt} reads no {', '.join(sorted(ignored))} file, and this folder "
+            f"holds some: use {choices})"
+        )
+    if fmt is SourceFormat.EDFPLUS:
+        return ""
+    return " (for EDF+ annotations without seizures, use --format edfplus)"
 
 
 def classify(name: str) -> Kind | None:

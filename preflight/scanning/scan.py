@@ -34,6 +34,7 @@ from preflight.scanning.discover import (
     SourceFormat,
     discover,
     kinds_read,
+    missing_annotations_hint,
 )
 from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, reader_of
 
@@ -143,6 +144,7 @@ def scan(
                 derive, manifest, kinds=frozenset(kinds), labels_only=options.labels_only,
                 edfplus=options.fmt is SourceFormat.EDFPLUS, params=options.window,
                 walk_problems=found.problems,
+                missing_hint=missing_annotations_hint(options.fmt, {f.kind for f in found.files}),
             )  # fmt: skip
             rebuilt = finish_scan(manifest, fingerprint, state, rebuild)
     return ScanResult(

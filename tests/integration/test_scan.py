@@ -90,8 +90,8 @@ def test_window_parameters_rebuild_without_reading(healthy: Corpus) -> None:
     assert report.scan
     assert report.scan.read == 0
     assert report.scan.rebuilt
-    assert report.provenance["window_s"] == "4"
-    assert report.provenance["stride_s"] == "2"
+    assert report.provenance["window_s"] == 4.0
+    assert report.provenance["stride_s"] == 2.0
     # 120 s: (120 - 4) / 2 + 1 = 59 windows; seizure 15-35 s touches windows 6..17 (12).
     with Manifest.open(report.manifest.path, read_only=True) as m:
         rows = m.query(
@@ -113,7 +113,7 @@ def test_labels_only_audit_matches_the_full_audit(healthy: Corpus, tmp_path: Pat
     )
     assert labels.verdict == "pass"
     assert labels.splits == full.splits
-    assert labels.provenance["labels_only"] == "true"
+    assert labels.provenance["labels_only"] is True
 
 
 def test_every_input_file_is_in_the_manifest_or_rejected(healthy: Corpus) -> None:

@@ -194,7 +194,7 @@ def test_markdown_of_a_passing_report_and_many_rejected(passing: AuditReport) ->
     md = render_markdown(passing.model_copy(update={"rejected": many}))
     assert "f049.edf" in md
     assert "f050.edf" not in md
-    assert "... and 10 more (see the JSON report)." in md
+    assert "... and 10 more (all of them: preflight report " in md
 
 
 def test_escape_markdown() -> None:
