@@ -1,10 +1,24 @@
-"""A rich progress bar on standard error that disappears when done (or does nothing)."""
+"""Rich progress on standard error that disappears when done (or does nothing off a terminal).
+
+``ProgressReporter`` counts work items (files scanned, recordings cached); ``EpochBar`` shows a
+training epoch's steps, loss and rate; ``Working`` a spinner for a step of unknown length (the
+gate). Off a terminal (a CI log, a pipe) they draw nothing: the commands print one plain line per
+finished step there instead.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from preflight.console import make_console
 
@@ -41,6 +55,97 @@ class ProgressReporter:
         """Count ``n`` more items done."""
         if self._progress is not None:
             self._progress.advance(self._task, n)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class EpochBar:
+    """A training epoch on a transient bar: steps done of the epoch's, the running loss, the rate.
+
+    Args:
+        epochs: the run's epochs, for ``epoch 3/6``.
+        enabled: False (or not on a terminal) to draw nothing.
+    """
+
+    def __init__(self, epochs: int, enabled: bool) -> None:
+        console = make_console(stderr=True)
+        self._epochs = epochs
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if enabled and console.is_terminal:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("steps  loss {task.fields[loss]}  {task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+
+    def begin(self, epoch: int, steps: int | None) -> None:
+        """Start epoch ``epoch`` (1-based) of ``steps`` steps (None: unknown)."""
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._progress.start()
+        else:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(
+            f"epoch {epoch}/{self._epochs}", total=steps, loss="-", rate=""
+        )
+
+    def step(self, loss: float) -> None:
+        """One optimizer step done, with its loss."""
+        if self._progress is None or self._task is None:
+            return
+        self._progress.advance(self._task)
+        speed = self._progress.tasks[self._task].speed
+        rate = f"{speed:.1f} steps/s" if speed else ""
+        self._progress.update(self._task, loss=f"{loss:.4f}", rate=rate)
+
+    def validating(self, splits: str) -> None:
+        """The epoch's steps are done; validation on ``splits`` runs now."""
+        if self._progress is not None and self._task is not None:
+            description = f"epoch {self._progress.tasks[self._task].description.split()[1]}"
+            self._progress.update(self._task, description=f"{description} validating on {splits}")
+
+    def close(self) -> None:
+        """Remove the bar (at the end of the run, or when it stops)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.stop()
+            self._task = None
+
+
+class Working:
+    """A transient spinner saying what runs now, for a step whose length is not known.
+
+    Args:
+        description: what runs (``running the gate``).
+        enabled: False (or not on a terminal) to draw nothing.
+    """
+
+    def __init__(self, description: str, enabled: bool) -> None:
+        console = make_console(stderr=True)
+        self._progress: Progress | None = None
+        if enabled and console.is_terminal:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn(description), TimeElapsedColumn(),
+                console=console, transient=True,
+            )  # fmt: skip
+            self._progress.add_task(description, total=None)
+
+    def __enter__(self) -> Working:
+        if self._progress is not None:
+            self._progress.start()
+        return self
 
     def __exit__(
         self,

@@ -53,7 +53,7 @@ app.command("synth", cls=Command)(synth)
 app.command("report", cls=Command, epilog=EXIT_CODES)(report)
 app.command("train", cls=Command, epilog=EXIT_CODES)(train)
 app.command("smoke", cls=Command, epilog=EXIT_CODES)(smoke)
-app.add_typer(runs_app, name="runs", cls=Group)
+app.add_typer(runs_app, name="runs")
 app.command("demo", cls=Command, epilog=EXIT_CODES)(demo)
 
 

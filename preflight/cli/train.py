@@ -20,6 +20,7 @@ from preflight.console import make_console
 from preflight.errors import PreflightError
 
 if TYPE_CHECKING:
+    from preflight.reports.model import GateNotice
     from preflight.run_config import RunConfig
 
 _Opt = typer.Option
@@ -67,7 +68,7 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
     from preflight.pipelines.smoke import smoke_config
     from preflight.pipelines.train import smoke as run_smoke  # torch: only for these commands
     from preflight.pipelines.train import train as run_train
-    from preflight.reports.runs import render_epoch, render_result
+    from preflight.reports.runs import render_epoch, render_gate, render_result
     from preflight.reports.terminal import render_audit
     from preflight.run_config import load_run_config
 
@@ -77,10 +78,16 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         cfg = load_run_config(config)
         epochs = (smoke_config(cfg) if smoke else cfg).train.epochs
         on_epoch = (lambda s: render_epoch(s, epochs, console)) if talk else None
+
+        def on_gate(notice: GateNotice) -> None:  # rank 0; told even with --quiet
+            render_gate(notice, console)
+
         if smoke:
-            result = run_smoke(cfg, progress=talk, on_epoch=on_epoch)
+            result = run_smoke(cfg, progress=talk, on_epoch=on_epoch, on_gate=on_gate)
         else:
-            result = run_train(cfg, resume=resume, progress=talk, on_epoch=on_epoch)
+            result = run_train(
+                cfg, resume=resume, progress=talk, on_epoch=on_epoch, on_gate=on_gate
+            )
         if html is not None and result.rank == 0:
             _write_html(result.run_id, cfg, html)
     except PreflightError as exc:

@@ -64,6 +64,15 @@ def record_audit(
     )  # fmt: skip
 
 
+def audit_history(m: Manifest) -> list[tuple[int, datetime, str]]:
+    """``(audit_id, finished, verdict)`` of every audit with a stored report, oldest first."""
+    rows = m.query(
+        "SELECT audit_id, finished_at, verdict FROM audits WHERE report IS NOT NULL"
+        " ORDER BY audit_id"
+    )
+    return [(int(a), f, str(v)) for a, f, v in rows]
+
+
 def audit_report(m: Manifest, audit_id: int | None = None) -> str | None:
     """The stored report (JSON) of audit ``audit_id`` (default: the latest), or None."""
     row = m.query(

@@ -7,6 +7,7 @@ manifest as it was before.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,60 @@ def default_path(root: Path) -> Path:
     """Where the manifest lives by default: ``<data root>/.preflight/manifest.duckdb``."""
     base = root if root.is_dir() else root.parent
     return base / DEFAULT_DIRNAME / DEFAULT_FILENAME
+
+
+def find_manifest(given: Path | None = None) -> Path:
+    """The manifest a command reads: ``given`` (a manifest file, or a folder holding one in
+    ``.preflight/``), or with nothing given, the current folder's.
+
+    Args:
+        given: a manifest file, a corpus folder, or a ``.preflight`` folder; None for the
+            current folder.
+
+    Raises:
+        ManifestError: no manifest where it was looked for; the message says where it looked
+            and names manifests found in the folders below, if any.
+    """
+    base = Path(".") if given is None else given
+    if given is not None and not given.exists():
+        raise ManifestError("no such file or folder", path=given)
+    if base.is_file():
+        return base
+    candidates = [base / DEFAULT_DIRNAME / DEFAULT_FILENAME, base / DEFAULT_FILENAME]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = " and ".join(str(c) for c in candidates)
+    below = _manifests_below(base)
+    hint = f"; found {', '.join(str(p) for p in below)} below" if below else ""
+    raise ManifestError(
+        f"no manifest found (looked for {tried}){hint}; pass a corpus folder, a run config or a "
+        "manifest file, or run `preflight audit SOURCE` first",
+        path=base.absolute(),
+    )
+
+
+def _manifests_below(base: Path, depth: int = 2, most: int = 3) -> list[Path]:
+    """Up to ``most`` manifests in the folders at most ``depth`` levels below ``base``."""
+    found: list[Path] = []
+    level = [base]
+    for _ in range(depth):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != DEFAULT_DIRNAME:
+                    candidate = Path(entry.path) / DEFAULT_DIRNAME / DEFAULT_FILENAME
+                    if candidate.is_file():
+                        found.append(candidate)
+                    below.append(Path(entry.path))
+            if len(found) >= most or len(below) > 200:  # a corpus root: do not walk it
+                return found[:most]
+        level = below
+    return found[:most]
 
 
 class Manifest:

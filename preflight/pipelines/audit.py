@@ -20,6 +20,7 @@ from preflight.config import AuditConfig, PreflightConfig
 from preflight.errors import NoUsableInputError, UsageError
 from preflight.manifest import audits, queries
 from preflight.manifest.store import Manifest, ManifestKind, default_path
+from preflight.progress import Working
 from preflight.reports.model import (
     AuditReport,
     ManifestInfo,
@@ -158,7 +159,8 @@ def _split_gate_record(
     """After the scan: build the split, gate it, and record the audit with its report."""
     build_split(m, method=cfg.split.method, ratios=cfg.split.ratios, seed=cfg.split.seed)
     key = _gate_key(m, result, cfg, suite)
-    gated = _gate(m, cfg, suite, key)
+    with Working("running the gate", enabled=options.progress):
+        gated = _gate(m, cfg, suite, key)
     totals = queries.totals(m)
     report = build_report(m, result, reader_checks(totals) + gated, totals)
     _record_audit(m, started, result, options, report, key, gated)

@@ -5,7 +5,9 @@
 3. train the seizure detector on the healthy corpus, gated, on the CPU (about two minutes):
    the best checkpoint and the false-alarm threshold are chosen on the validation split (dev),
    then the held-out split (eval) is scored once with them and reported apart;
-4. write one HTML report with the audit, the training curves and the evaluation.
+4. write one HTML report with the audit, the training curves, the evaluation and the broken
+   copy's failed audit; the run config it trained with is written beside (``run.yaml``), so
+   ``preflight train DIR/run.yaml`` and ``preflight smoke DIR/run.yaml`` run it again.
 """
 
 from __future__ import annotations
@@ -17,18 +19,15 @@ from typing import Any
 from rich.console import Console
 
 from preflight.pipelines.audit import audit
-from preflight.pipelines.train import RunResult, run_page, train
+from preflight.pipelines.train import GateNotice, RunResult, run_page, train
 from preflight.reports.json_report import write_text_atomic
+from preflight.reports.model import AuditReport
+from preflight.reports.runs import gate_line
 from preflight.reports.terminal import render_audit
 from preflight.reports.training import final_lines
 from preflight.results import Verdict
 from preflight.run_config import (
-    CheckpointConfig,
-    DataConfig,
-    ModelConfig,
-    MonitorConfig,
-    RunConfig,
-    TrainConfig,
+    load_run_config,
 )
 from preflight.synth.corpus import synthesize
 from preflight.synth.spec import Defect, SynthSpec
@@ -58,31 +57,37 @@ class DemoResult:
         return 0 if ok else 1
 
 
-def demo_config(corpus: Path, out: Path) -> RunConfig:
-    """The run config of the demo's training (small model, a few short epochs)."""
-    return RunConfig(
-        data=DataConfig(source=corpus),
-        model=ModelConfig(name="seizure_tcn", kwargs={"hidden": 32, "levels": 5}),
-        train=TrainConfig(
-            epochs=EPOCHS,
-            steps_per_epoch=STEPS_PER_EPOCH,
-            batch_size=BATCH_SIZE,
-            target_positive_fraction=POSITIVE_FRACTION,
-        ),
-        monitors=MonitorConfig(warmup_epochs=WARMUP_EPOCHS),
-        checkpoint=CheckpointConfig(dir=out / "runs"),
+def run_config_text() -> str:
+    """The demo's run config as YAML, written beside the corpus (small model, short epochs)."""
+    return (
+        "# The run config `preflight demo` trained with; paths are relative to this file.\n"
+        "# Run it again: preflight train run.yaml (or preflight smoke run.yaml, in seconds).\n"
+        "data: {source: corpus}\n"
+        "model: {name: seizure_tcn, kwargs: {hidden: 32, levels: 5}}\n"
+        f"train: {{epochs: {EPOCHS}, steps_per_epoch: {STEPS_PER_EPOCH}, "
+        f"batch_size: {BATCH_SIZE}, target_positive_fraction: {POSITIVE_FRACTION}}}\n"
+        f"monitors: {{warmup_epochs: {WARMUP_EPOCHS}}}\n"
+        "checkpoint: {dir: runs}\n"
     )
+
+
+def _heading(console: Console, title: str) -> None:
+    """A rule on a terminal; one short line in a log (a rule there is as wide as the log)."""
+    if console.is_terminal:
+        console.rule(title)
+    else:
+        console.print(f"--- {title} ---", markup=False, highlight=False)
 
 
 def run_demo(directory: Path, console: Console) -> DemoResult:
     """Run the four steps in ``directory`` and narrate them on ``console``."""
-    console.rule("1. A healthy corpus: the gate passes")
+    _heading(console, "1. A healthy corpus: the gate passes")
     healthy = synthesize(directory / "corpus", SPEC, overwrite=True)
     report = audit(healthy.root)
     render_audit(report, console)
     healthy_exit = 0 if report.verdict is Verdict.PASS else 1
 
-    console.rule("2. A broken copy (no seizure in dev): the gate says no")
+    _heading(console, "2. A broken copy (no seizure in dev): the gate says no")
     spec = SynthSpec(**{**SPEC.__dict__, "defects": frozenset({Defect.NO_DEV_POSITIVES})})
     broken = synthesize(directory / "broken", spec, overwrite=True)
     failed = audit(broken.root)
@@ -92,18 +97,43 @@ def run_demo(directory: Path, console: Console) -> DemoResult:
     broken_exit = 0 if failed.verdict is Verdict.PASS else 1
     console.print(f"preflight audit {broken.root} -> exit code {broken_exit}")
 
-    console.rule("3. Gated training on the healthy corpus (CPU)")
-    run = train(demo_config(healthy.root, directory), on_epoch=lambda m: _epoch(console, m))
-    console.print(f"run {run.run_id}: {run.status}. {run.message}")
+    _heading(console, "3. Gated training on the healthy corpus (CPU)")
+    config_path = directory / "run.yaml"
+    write_text_atomic(config_path, run_config_text())
+    console.print(f"run config: {config_path}", markup=False, highlight=False)
+    run = train(
+        load_run_config(config_path),
+        on_epoch=lambda m: _epoch(console, m),
+        on_gate=lambda notice: _gate(console, notice),
+    )
+    console.print(f"run {run.run_id}: {run.status}, {run.message}", markup=False)
     if run.evaluation is not None:
         for line in final_lines(run.evaluation):
             console.print(line, markup=False)
 
-    console.rule("4. The report")
+    _heading(console, "4. The report")
     path = directory / "report.html"
-    write_text_atomic(path, _html(run))
-    console.print(f"HTML report: {path.resolve()}")
+    write_text_atomic(path, _html(run, failed))
+    console.print(f"HTML report: {path.resolve()}", markup=False, highlight=False)
+    _next_steps(console, directory)
     return DemoResult(healthy_exit, broken_exit, run, path)
+
+
+def _gate(console: Console, notice: GateNotice) -> None:
+    console.print(gate_line(notice), markup=False, highlight=False)
+
+
+def _next_steps(console: Console, directory: Path) -> None:
+    """What a new user can do next, with the files the demo left."""
+    console.print("\nNext:", markup=False)
+    for command, what in (
+        (f"preflight runs {directory / 'corpus'}", "the runs recorded in the corpus's manifest"),
+        (f"preflight report {directory / 'broken'}", "the broken copy's audit again"),
+        (f"preflight smoke {directory / 'run.yaml'}", "the whole pipeline in seconds"),
+        (f"preflight train {directory / 'run.yaml'}", "train again with the demo's config"),
+        ("preflight audit YOUR_CORPUS", "audit your own corpus (TUSZ, CHB-MIT, Siena, BIDS ...)"),
+    ):
+        console.print(f"  {command:<40}  {what}", markup=False, highlight=False)
 
 
 def _epoch(console: Console, m: dict[str, Any]) -> None:
@@ -114,7 +144,8 @@ def _epoch(console: Console, m: dict[str, Any]) -> None:
     console.print(f"epoch {m.get('epoch')}: train loss {loss:.4f}, validation AUROC {shown}")
 
 
-def _html(run: RunResult) -> str:
+def _html(run: RunResult, broken: AuditReport) -> str:
     if run.audit is None:
         raise RuntimeError("the demo's run has no audit report")  # rank 0 always has one
-    return run_page(run.audit.manifest.path, run.run_id, title="preflight demo")
+    also = [("The broken copy: the gate says no (no seizure in dev)", broken)]
+    return run_page(run.audit.manifest.path, run.run_id, title="preflight demo", also=also)

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ from preflight.manifest.runs import (
 from preflight.manifest.store import Manifest, ManifestKind, default_path
 from preflight.pipelines.audit import audit, last_report, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
-from preflight.reports.model import AuditReport, RunResult
+from preflight.progress import EpochBar
+from preflight.reports.model import AuditReport, GateNotice, RunResult
 from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
 from preflight.training import checkpoint as ckpt
@@ -54,12 +56,20 @@ from preflight.training.monitors import Monitor, MonitorRecord
 from preflight.training.session import Session, Start
 from preflight.training.stamps import build_stamp_session
 
-__all__ = ["RunResult", "run_page", "smoke", "train"]
+__all__ = ["GateCallback", "GateNotice", "RunResult", "run_page", "smoke", "train"]
+
+GateCallback = Callable[[GateNotice], None]
 
 
-def run_page(manifest: str | Path, run_id: str, *, title: str | None = None) -> str:
+def run_page(
+    manifest: str | Path,
+    run_id: str,
+    *,
+    title: str | None = None,
+    also: Sequence[tuple[str, AuditReport]] = (),
+) -> str:
     """The HTML page of a recorded run: the audit whose gate let it train, its epochs and its
-    evaluation (``reports.training.run_html``).
+    evaluation (``reports.training.run_html``), then the audits in ``also`` (title, report).
 
     Raises:
         UsageError: no such run, or its audit is not in the manifest.
@@ -69,7 +79,7 @@ def run_page(manifest: str | Path, run_id: str, *, title: str | None = None) -> 
     with Manifest.open(manifest, read_only=True) as m:
         run = get_run(m, run_id)
         report = last_report(m, run.audit_id)
-    return run_html(manifest, run, report, title=title)
+    return run_html(manifest, run, report, title=title, also=also)
 
 
 @dataclass(frozen=True)
@@ -84,15 +94,18 @@ def train(
     resume: bool = False,
     progress: bool = False,
     on_epoch: EpochCallback | None = None,
+    on_gate: GateCallback | None = None,
 ) -> RunResult:
     """Audit the corpus, gate it, and train only if the gate passed.
 
     Args:
         config: the run config (``preflight.run_config.load_run_config``).
         resume: continue the newest interrupted run of this config instead of starting one.
-        progress: show progress bars for the scan and the cache build.
+        progress: show progress bars for the scan, the gate, the cache build and each epoch.
         on_epoch: called on rank 0 after every finished epoch with its summary (the dict stored
             in the run's metrics); raising in it interrupts the run as a kill would.
+        on_gate: called on rank 0 once the gate decided, before anything is built, with what
+            it decided (the splits' roles, the run resumed).
 
     Seeds torch's global generator (``train.seed``) as a training script does, and turns on
     ``torch.use_deterministic_algorithms`` on the CPU for the run (restored afterwards).
@@ -107,11 +120,17 @@ def train(
         NoUsableInputError: the corpus holds no usable recording at all.
         ManifestError: the manifest cannot be opened or is locked.
     """
-    return _run(config, resume=resume, progress=progress, on_epoch=on_epoch, smoke=False)
+    return _run(
+        config, resume=resume, progress=progress, on_epoch=on_epoch, on_gate=on_gate, smoke=False
+    )
 
 
 def smoke(
-    config: RunConfig, *, progress: bool = False, on_epoch: EpochCallback | None = None
+    config: RunConfig,
+    *,
+    progress: bool = False,
+    on_epoch: EpochCallback | None = None,
+    on_gate: GateCallback | None = None,
 ) -> RunResult:
     """The whole pipeline, for a few steps, on the smallest subset with both classes.
 
@@ -125,6 +144,7 @@ def smoke(
         config: the run config a real run would use (its epochs and steps are reduced here).
         progress: show progress bars.
         on_epoch: as for ``train``.
+        on_gate: as for ``train``.
 
     Returns:
         The result: exit code 0 when the smoke run completed; 1 when the gate failed, the subset
@@ -134,7 +154,9 @@ def smoke(
         As ``train``.
     """
     small = smoke_config(config)
-    return _run(small, resume=False, progress=progress, on_epoch=on_epoch, smoke=True)
+    return _run(
+        small, resume=False, progress=progress, on_epoch=on_epoch, on_gate=on_gate, smoke=True
+    )
 
 
 def _run(
@@ -143,6 +165,7 @@ def _run(
     resume: bool,
     progress: bool,
     on_epoch: EpochCallback | None,
+    on_gate: GateCallback | None,
     smoke: bool,
 ) -> RunResult:
     world = World.from_env(config.train.device)
@@ -151,6 +174,8 @@ def _run(
         holder: dict[str, AuditReport] = {}
         decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder, smoke))
         report = holder.get("report")
+        if on_gate is not None and report is not None:  # rank 0: say it before building
+            on_gate(_notice(report, decided))
         if isinstance(decided, _GateFailed):  # nothing was built: no model, no device memory
             return RunResult(
                 decided.run_id, RunStatus.GATE_FAILED, decided.message, world.rank, report
@@ -162,6 +187,21 @@ def _run(
     finally:
         _deterministic(deterministic)
         world.close()
+
+
+def _notice(report: AuditReport, decided: Start | _GateFailed) -> GateNotice:
+    """What the gate decided, for ``on_gate``."""
+    if isinstance(decided, _GateFailed):
+        refused = None if report.verdict is Verdict.FAIL else decided.message
+        return GateNotice(report, refused=refused)
+    resumed = None
+    if decided.resume_from is not None and decided.resume_at is not None:
+        resumed = (decided.run_id, decided.resume_from, *decided.resume_at)
+    return GateNotice(
+        report, train=decided.train_split, validation=decided.val_splits,
+        held_out=decided.held_out_splits, resumed=resumed,
+        subset=None if decided.subset is None else len(decided.subset),
+    )  # fmt: skip
 
 
 def _deterministic(mode: bool) -> None:
@@ -196,7 +236,8 @@ def _train(
     """Build and run; any failure marks the run failed (then propagates)."""
     try:
         session = _build_session(config, world, start, progress=progress)
-        status, message = run_epochs(session, on_epoch)
+        bar = EpochBar(config.train.epochs, enabled=progress and world.is_main)
+        status, message = run_epochs(session, on_epoch, bar)
     except BaseException as exc:
         if world.is_main:
             why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -347,8 +388,9 @@ def _resumed(start: Start, recorded: dict[str, Any]) -> Start:
     notes = _fallback_notes(payload, path, problems)
     set_status(start.manifest, run.run_id, RunStatus.RUNNING, f"resumed from {path.name}")
     return dataclasses.replace(
-        start, run_id=run.run_id, run_dir=run_dir, resume_from=path, notes=notes
-    )
+        start, run_id=run.run_id, run_dir=run_dir, resume_from=path, notes=notes,
+        resume_at=(int(payload["epoch"]), int(payload["step"])),
+    )  # fmt: skip
 
 
 def _fallback_notes(

@@ -39,7 +39,7 @@ from preflight.results import CheckResult
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["Section", "render_html"]
+__all__ = ["Section", "audit_section", "render_html"]
 
 MAX_REJECTED_SHOWN = 500
 TEMPLATE = "report.html.j2"
@@ -62,6 +62,32 @@ class Section:
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
     figures: tuple[Figure, ...] = ()
+
+
+def audit_section(report: AuditReport, title: str) -> Section:
+    """Another audit on the same page (the demo's broken copy): its verdict, its splits and
+    the checks that did not pass."""
+    columns = split_columns(report)
+    failed = [c for c in ordered_checks(report.checks) if not c.passed]
+    rows = [
+        (status(c), c.name, place(c), format_value(c.observed), format_value(c.expected),
+         c.message)
+        for c in failed
+    ]  # fmt: skip
+    splits = ", ".join(
+        f"{name}: " + ", ".join(f"{c.cell(s)[0]} {c.header}" for c in columns)
+        for name, s in report.splits.items()
+    )
+    return Section(
+        title=title,
+        paragraphs=(
+            f"Verdict: {report.verdict.upper()} ({summary(report)}); manifest "
+            f"{report.manifest.path}.",
+            f"Splits: {splits}.",
+        ),
+        columns=("status", "check", "split", "observed", "expected", "message"),
+        rows=tuple(rows),
+    )
 
 
 def render_html(

@@ -178,3 +178,26 @@ class RunResult:
     def exit_code(self) -> int:
         """0 when completed, 1 when the gate or a monitor said no."""
         return 0 if self.status is RunStatus.COMPLETED else 1
+
+
+@dataclass(frozen=True)
+class GateNotice:
+    """What the gate decided, told before anything is built (the cache, the model, an epoch).
+
+    Attributes:
+        report: the audit whose gate decided.
+        train: the split trained on (None when the gate failed before roles were set).
+        validation: the splits validated on.
+        held_out: the splits scored once at the end.
+        refused: why a smoke run cannot go on although the gate passed (its subset), or None.
+        subset: a smoke run's recordings (files for tables), or None for a whole-split run.
+        resumed: for ``--resume``: the run id, the checkpoint file, its epoch and step.
+    """
+
+    report: AuditReport
+    train: str | None = None
+    validation: tuple[str, ...] = ()
+    held_out: tuple[str, ...] = ()
+    refused: str | None = None
+    subset: int | None = None
+    resumed: tuple[str, Path, int, int] | None = None

@@ -7,15 +7,24 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from preflight.manifest.runs import RunRecord, RunStatus
+from preflight.manifest.store import ManifestKind
 from preflight.reports.training import evaluation, event_lines, final_lines
-from preflight.results import Severity
+from preflight.results import Severity, Verdict
 
 if TYPE_CHECKING:
-    from preflight.reports.model import RunResult
+    from preflight.reports.model import GateNotice, RunResult
 
-__all__ = ["render_epoch", "render_result", "render_run", "render_runs"]
+__all__ = [
+    "gate_line",
+    "render_epoch",
+    "render_gate",
+    "render_result",
+    "render_run",
+    "render_runs",
+]
 
 _STYLE = {
     RunStatus.COMPLETED: "green",
@@ -44,15 +53,52 @@ def render_epoch(summary: dict[str, Any], epochs: int, console: Console) -> None
     )
 
 
-def render_result(result: RunResult, console: Console) -> None:
-    """The run's outcome: the gate, warnings worth reading, the status and why, the best file."""
-    if result.audit is not None:
-        report = result.audit
-        warned = sum(not c.passed for c in report.checks)
-        console.print(
-            f"gate: {report.verdict} ({len(report.checks)} checks, {warned} not passed), "
-            f"manifest {escape(report.manifest.path)}"
+def gate_line(notice: GateNotice) -> str:
+    """``Gate PASS (29 checks): training on train (529 windows, 44 positive), validating on
+    dev, eval held out``, or the failed checks' count and what happens next (plain text)."""
+    report = notice.report
+    failed = [c for c in report.checks if not c.passed and c.severity is Severity.ERROR]
+    warned = sum(not c.passed and c.severity is Severity.WARNING for c in report.checks)
+    counted = f"{len(report.checks)} checks" + (f", {warned} warning(s)" if warned else "")
+    if failed:
+        return (
+            f"Gate FAIL ({counted}, {len(failed)} failed): no model is built; the failed checks "
+            "follow"
         )
+    if notice.train is None:
+        return f"Gate PASS ({counted}), but {notice.refused}"
+    stats = report.splits[notice.train]
+    unit = "rows" if report.kind is ManifestKind.TABLES else "windows"
+    held = f", {'+'.join(notice.held_out)} held out" if notice.held_out else ", nothing held out"
+    subset = (
+        f"; smoke subset: {notice.subset} of its recordings" if notice.subset is not None else ""
+    )
+    return (
+        f"Gate PASS ({counted}): training on {notice.train} ({stats.windows:,} {unit}, "
+        f"{stats.positive_windows:,} positive), validating on {'+'.join(notice.validation)}"
+        f"{held}{subset}"
+    )
+
+
+def render_gate(notice: GateNotice, console: Console) -> None:
+    """The gate's verdict, before the cache, the model and the first epoch; and for a resumed
+    run, which run and checkpoint it continues from."""
+    passed = notice.report.verdict is Verdict.PASS and notice.refused is None
+    colour = "green" if passed else "red"
+    word, _, rest = gate_line(notice).partition(" ")
+    verdict, _, rest = rest.partition(" ")
+    console.print(f"{word} [bold {colour}]{verdict}[/] {escape(rest)}", highlight=False)
+    if notice.resumed is not None:
+        run_id, path, epoch, step = notice.resumed
+        console.print(
+            f"Resuming run {run_id} from {escape(str(path))} (epoch {epoch} done, step {step})",
+            highlight=False,
+        )
+
+
+def render_result(result: RunResult, console: Console) -> None:
+    """The run's outcome: warnings worth reading, the evaluation, the status and why, the best
+    file (the gate's verdict was told before training: ``render_gate``)."""
     for record in result.monitors:
         if (
             not record.passed
@@ -84,29 +130,45 @@ def _evaluation(
 
 
 def render_runs(runs: list[RunRecord], console: Console) -> None:
-    """A table of runs, oldest first (``render_run`` shows one in full)."""
-    table = Table(title="Training runs", title_justify="left")
-    table.add_column("run", no_wrap=True, min_width=22)
-    table.add_column("status", no_wrap=True, min_width=18)
-    table.add_column("started", no_wrap=True, min_width=11)
-    table.add_column("epochs", justify="right", no_wrap=True, min_width=6)
-    table.add_column("best", no_wrap=True, min_width=11)
-    table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=48)
-    for run in runs:
-        best = run.checkpoints.get("best") or {}
-        score = f"{best['by']} {abs(best['score']):.3f}" if best.get("score") is not None else "-"
-        style = _STYLE[run.status]
-        table.add_row(
-            run.run_id,
-            f"[{style}]{run.status}[/{style}]",
-            f"{run.started:%m-%d %H:%M}",
-            str(len(run.metrics)),
-            score,
-            escape(run.message or ""),
+    """The runs, oldest first, one line each and the message indented below it.
+
+    Columns of fixed content (id, kind, status, epochs, best score) stay whole at 80 columns;
+    the message, the one part of any length, gets a line of its own and wraps only there.
+    ``render_run`` shows one run in full.
+    """
+    header = ("run", "kind", "status", "epochs", "best")
+    rows = [
+        (
+            run.run_id, run.kind, str(run.status), _epochs(run), _best(run),
+            _STYLE[run.status], run.message or "",
         )
-    console.print(table)
+        for run in runs
+    ]  # fmt: skip
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    console.print(f"Training runs ({len(runs)}), oldest first", style="bold", highlight=False)
+    console.print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for run_id, kind, status, epochs, best, style, message in rows:
+        cells = [run_id.ljust(widths[0]), kind.ljust(widths[1])]
+        line = Text("  ".join(cells) + "  ")
+        line.append(status.ljust(widths[2]), style=style)
+        line.append(f"  {epochs.rjust(widths[3])}  {best}".rstrip())
+        console.print(line, highlight=False)
+        if message:
+            console.print(Text(f"    {message}"), highlight=False)
     if not runs:
         console.print("no run recorded in this manifest yet; start one with `preflight train`")
+
+
+def _epochs(run: RunRecord) -> str:
+    """Epochs done of those configured (``6/6``; ``0`` when the gate refused the run)."""
+    planned = (run.config.get("train") or {}).get("epochs")
+    done = len(run.metrics)
+    return f"{done}/{planned}" if planned and run.status is not RunStatus.GATE_FAILED else str(done)
+
+
+def _best(run: RunRecord) -> str:
+    best = run.checkpoints.get("best") or {}
+    return f"{best['by']} {abs(best['score']):.3f}" if best.get("score") is not None else "-"
 
 
 def render_run(run: RunRecord, console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -61,6 +62,21 @@ def render_audit(
     console.print(
         f"\nVerdict: [bold {colour}]{report.verdict.upper()}[/bold {colour}]  "
         f"manifest {escape(report.manifest.path)}"
+    )
+
+
+def render_history(
+    history: list[tuple[int, datetime, str]], shown: int, console: Console, most: int = 10
+) -> None:
+    """Which stored audit is shown, and the others a manifest holds (``--audit ID``)."""
+    listed = ", ".join(f"{a} {verdict}" for a, _, verdict in history[-most:])
+    earlier = f"{len(history) - most} earlier, " if len(history) > most else ""
+    when = next((f" ({f:%Y-%m-%d %H:%M})" for a, f, _ in history if a == shown), "")
+    latest = ", the latest" if history and shown == history[-1][0] else ""
+    console.print(
+        f"Audit {shown}{when}{latest}; this manifest holds {len(history)} audit(s): "
+        f"{earlier}{listed} (--audit ID shows another)",
+        highlight=False,
     )
 
 

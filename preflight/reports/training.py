@@ -190,7 +190,11 @@ def evaluation_section(events: Mapping[str, Any]) -> Section:
 
 
 def run_html(
-    manifest: str | Path, run: RunRecord, report: AuditReport, title: str | None = None
+    manifest: str | Path,
+    run: RunRecord,
+    report: AuditReport,
+    title: str | None = None,
+    also: Sequence[tuple[str, AuditReport]] = (),
 ) -> str:
     """A self-contained HTML page for a recorded run: its audit, training, and evaluation.
 
@@ -199,8 +203,9 @@ def run_html(
         run: the run's row.
         report: the audit whose gate let the run train (``pipelines.audit.last_report``).
         title: the page title (default ``preflight train`` or ``preflight smoke``).
+        also: other audits shown after the run, each ``(section title, report)``.
     """
-    from preflight.reports.html import render_html
+    from preflight.reports.html import audit_section, render_html
     from preflight.reports.plots import collect_plot_data
 
     with Manifest.open(manifest, read_only=True) as m:
@@ -211,6 +216,7 @@ def run_html(
         sections += final_sections(run.evaluation)
     elif events is not None:
         sections.append(evaluation_section(events))
+    sections += [audit_section(other, heading) for heading, other in also]
     return render_html(report, extras, sections=sections, title=title or f"preflight {run.kind}")
 
 

@@ -25,6 +25,7 @@ from torch import nn
 
 from preflight.manifest.runs import RunStatus, update_run
 from preflight.models.registry import model_args
+from preflight.progress import EpochBar
 from preflight.results import Severity
 from preflight.training import checkpoint as ckpt
 from preflight.training.final import final_evaluation, score_windows
@@ -129,15 +130,31 @@ class EpochSummary:
         return out
 
 
-def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunStatus, str]:
+def run_epochs(
+    s: Session, on_epoch: EpochCallback | None = None, bar: EpochBar | None = None
+) -> tuple[RunStatus, str]:
     """Train from ``s.book.epoch`` to the configured epochs, or until a monitor stops it.
+
+    Args:
+        s: the session built after the gate passed.
+        on_epoch: called on rank 0 with each finished epoch's summary.
+        bar: a progress bar for the steps of each epoch (rank 0, on a terminal).
 
     Returns:
         The final status (completed or stopped_by_monitor) and the message saying why.
     """
+    bar = bar or EpochBar(s.run.config.train.epochs, enabled=False)
+    try:
+        return _epochs(s, on_epoch, bar)
+    finally:
+        bar.close()
+
+
+def _epochs(s: Session, on_epoch: EpochCallback | None, bar: EpochBar) -> tuple[RunStatus, str]:
     for epoch in range(s.book.epoch, s.run.config.train.epochs):
-        summary, records, stop = _train_epoch(s, epoch)
+        summary, records, stop = _train_epoch(s, epoch, bar)
         if stop is None:
+            bar.validating(s.run.val_name)
             metrics = s.run.world.on_main(functools.partial(_measure, s))
             summary.validation = metrics
             records += validation_records(metrics, s.run.config.monitors, epoch, s.book.step)
@@ -153,6 +170,7 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
         s.book.epoch = epoch + 1
         _checkpoint(s, summary, metrics)
         if on_epoch is not None and s.run.world.is_main:
+            bar.close()  # the epoch's line replaces its bar
             on_epoch(summary.as_dict())
     s.book.evaluation = s.run.world.on_main(functools.partial(final_evaluation, s))
     message = _completion(s)
@@ -161,10 +179,11 @@ def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunSt
 
 
 def _train_epoch(
-    s: Session, epoch: int
+    s: Session, epoch: int, bar: EpochBar
 ) -> tuple[EpochSummary, list[MonitorRecord], MonitorRecord | None]:
     """One pass over the epoch's batches; the summary, the monitor records, a stop or None."""
     started = time.perf_counter()
+    bar.begin(epoch + 1, _steps(s.data.loaders.train))
     s.data.loaders.batches.set_epoch(epoch)  # the sample is a function of (seed, epoch): any rank
     s.data.loaders.generator.manual_seed(s.run.config.train.seed * 100_003 + epoch)
     s.engine.model.train()
@@ -189,6 +208,7 @@ def _train_epoch(
         batches += 1
         with_positives += bool((y == 1).any())
         loss_sum += loss
+        bar.step(loss)
     stop = _end_epoch(s, epoch)
     if stop is not None:  # every batch was quarantined: nothing was trained on
         return _summary(s, epoch, started, batches, with_positives, loss_sum), [stop], stop
@@ -197,6 +217,14 @@ def _train_epoch(
     records = watch.records(s.book.step)
     records.append(positives_record(epoch, s.book.step, summary.batches, summary.with_positives))
     return summary, records, None
+
+
+def _steps(loader: Any) -> int | None:
+    """Batches per epoch, when the loader knows it."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
 def _admit(
@@ -386,7 +414,7 @@ def _completion(s: Session) -> str:
     best = s.book.best
     told = f"; best {best['by']} {abs(best['score']):.4f} at epoch {best['epoch']}" if best else ""
     epochs = s.run.config.train.epochs
-    return f"completed {epochs} epoch{'s' * (epochs != 1)} ({s.book.step} steps){told}"
+    return f"{epochs} epoch{'s' * (epochs != 1)} ({s.book.step} steps){told}"
 
 
 def _write_row(s: Session, status: RunStatus, message: str) -> None:

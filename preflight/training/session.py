@@ -73,6 +73,7 @@ class Start:
         held_out_splits: the splits scored once after training, pooled (``heldout``).
         train_fraction: positive windows / windows of the training split.
         resume_from: the checkpoint to continue from, or None for a new run.
+        resume_at: (epoch, step) written in ``resume_from``, or None for a new run.
         notes: monitor records made while preparing (a checkpoint skipped on resume).
         subset: a smoke run's recordings (``rec_idx``); None trains on the whole splits.
     """
@@ -87,6 +88,7 @@ class Start:
     train_fraction: float
     held_out_splits: tuple[str, ...] = ()
     resume_from: Path | None = None
+    resume_at: tuple[int, int] | None = None
     notes: tuple[MonitorRecord, ...] = ()
     subset: tuple[int, ...] | None = None
 
