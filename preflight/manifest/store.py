@@ -8,6 +8,7 @@ manifest as it was before.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,23 @@ def find_manifest(given: Path | None = None) -> Path:
         f"no manifest found (looked for {tried}){hint}; pass a corpus folder, a run config or a "
         "manifest file, or run `preflight audit SOURCE` first",
         path=base.absolute(),
+    )
+
+
+def _tell_waiting(path: Path, error: str, wait_s: float) -> None:
+    """``waiting for another audit of this manifest (pid N) ...`` on standard error.
+
+    DuckDB names the holder only in its message (``Conflicting lock is held in ... (PID N)``);
+    the pid is shown when it is there and the wait goes on either way.
+    """
+    from preflight.console import make_console
+
+    pid = re.search(r"PID (\d+)", error)
+    holder = f" (pid {pid.group(1)})" if pid else ""
+    make_console(stderr=True).print(
+        f"waiting for another audit of this manifest{holder} to finish, up to {wait_s:g} s: {path}",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -247,12 +265,16 @@ class Manifest:
 def _connect_waiting(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_s
     delay = 0.05
+    told = False
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise ManifestError(f"cannot open manifest: {exc}", path=path) from exc
+            if not told:  # at once, not after the wait: a silent pause looks like a hang
+                _tell_waiting(path, str(exc), wait_s)
+                told = True
             if time.monotonic() >= deadline:
                 raise ManifestError(
                     f"manifest is in use by another preflight process (waited {wait_s:g} s); "

@@ -142,7 +142,7 @@ def test_invalid_config_exits_2_naming_the_key(
 def test_runs_without_a_manifest_exits_2(cli: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["runs", "--manifest", str(tmp_path / "absent.duckdb")])
     assert result.exit_code == 2
-    assert "no manifest here" in " ".join(result.output.split())
+    assert "absent.duckdb: no such file or folder" in " ".join(result.output.split())
 
 
 @pytest.mark.slow
@@ -216,8 +216,13 @@ def test_resume_ends_with_the_uninterrupted_weights(healthy: Path, tmp_path: Pat
     config = load_run_config(write_config(tmp_path / "b", healthy, **changes))
     with pytest.raises(_Interrupt):
         train(config, on_epoch=_interrupt_after(1))
-    resumed = train(config, resume=True)
+    notices: list[Any] = []
+    resumed = train(config, resume=True, on_gate=notices.append)
     assert resumed.status is RunStatus.COMPLETED, resumed.message
+    (notice,) = notices  # told before anything was built: which run, which checkpoint
+    assert notice.resumed is not None
+    run_id, checkpoint, epoch, step = notice.resumed
+    assert (run_id, checkpoint.name, epoch, step) == (resumed.run_id, "epoch-0001.pt", 1, 24)
     assert resumed.run_dir is not None
     assert straight.run_dir is not None
     assert resumed.run_id == resumed.run_dir.name  # the interrupted run, continued
@@ -246,8 +251,13 @@ def test_corrupted_latest_checkpoint_falls_back_to_the_previous(
     latest = folder / "epoch-0002.pt"
     original = _weights(latest)
     latest.write_bytes(latest.read_bytes()[:1000])  # a torn write on a full disk
-    resumed = train(config, resume=True)
+    notices: list[Any] = []
+    resumed = train(config, resume=True, on_gate=notices.append)
     assert resumed.status is RunStatus.COMPLETED, resumed.message
+    (notice,) = notices  # told before anything was built: which run, which checkpoint
+    assert notice.resumed is not None
+    run_id, checkpoint, epoch, step = notice.resumed
+    assert (run_id, checkpoint.name, epoch, step) == (resumed.run_id, "epoch-0001.pt", 1, 24)
     fallback = [m for m in resumed.monitors if m.name == Monitor.CHECKPOINT_FALLBACK]
     assert len(fallback) == 1
     assert "resumed from epoch-0001.pt" in fallback[0].message
