@@ -61,10 +61,7 @@ def gate_line(notice: GateNotice) -> str:
     warned = sum(not c.passed and c.severity is Severity.WARNING for c in report.checks)
     counted = f"{len(report.checks)} checks" + (f", {warned} warning(s)" if warned else "")
     if failed:
-        return (
-            f"Gate FAIL ({counted}, {len(failed)} failed): no model is built; the failed checks "
-            "follow"
-        )
+        return f"Gate FAIL ({counted}, {len(failed)} failed): no model is built"
     if notice.train is None:
         return f"Gate PASS ({counted}), but {notice.refused}"
     stats = report.splits[notice.train]

@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 from preflight.pipelines import demo
+from preflight.run_config import load_run_config
 
 
 @pytest.mark.slow
@@ -39,7 +40,15 @@ def test_demo_passes_fails_trains_and_reports(
     assert "Held out (eval): scored once, with these weights and the thresholds chosen on dev" in (
         " ".join(text.split())
     )
+    assert "Gate PASS (" in text.split("epoch 1:")[0]  # the verdict before the first epoch
+    assert "completed. completed" not in text
+    config = load_run_config(tmp_path / "run.yaml")  # the config it trained with, reusable
+    assert config.train.epochs == 1
+    assert f"preflight smoke {tmp_path / 'run.yaml'}" in text
+    assert f"preflight runs {tmp_path / 'corpus'}" in text
     html = result.report.read_text()
+    assert "The broken copy: the gate says no" in html
+    assert "dev split has 0 positive windows" in html
     assert "Training run" in html
     assert "held out (eval)" in html
     assert "http://" not in html
