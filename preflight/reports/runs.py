@@ -67,9 +67,7 @@ def gate_line(notice: GateNotice) -> str:
     stats = report.splits[notice.train]
     unit = "rows" if report.kind is ManifestKind.TABLES else "windows"
     held = f", {'+'.join(notice.held_out)} held out" if notice.held_out else ", nothing held out"
-    subset = (
-        f"; smoke subset: {notice.subset} of its recordings" if notice.subset is not None else ""
-    )
+    subset = f"; a smoke subset of {notice.subset} recordings" if notice.subset is not None else ""
     return (
         f"Gate PASS ({counted}): training on {notice.train} ({stats.windows:,} {unit}, "
         f"{stats.positive_windows:,} positive), validating on {'+'.join(notice.validation)}"
