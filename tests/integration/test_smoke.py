@@ -152,7 +152,12 @@ def test_a_subset_missing_a_class_is_refused() -> None:
 def test_smoke_turns_no_check_off() -> None:
     """The command takes a config, --quiet and --html: nothing skips the audit or the gate."""
     assert list(inspect.signature(smoke_command).parameters) == ["config", "quiet", "html"]
-    assert list(inspect.signature(smoke).parameters) == ["config", "progress", "on_epoch"]
+    assert list(inspect.signature(smoke).parameters) == [
+        "config",
+        "progress",
+        "on_epoch",
+        "on_gate",
+    ]
 
 
 def test_a_completed_run_reports_event_scores(corpus: Path, tmp_path: Path) -> None:

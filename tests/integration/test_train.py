@@ -254,10 +254,10 @@ def test_corrupted_latest_checkpoint_falls_back_to_the_previous(
     notices: list[Any] = []
     resumed = train(config, resume=True, on_gate=notices.append)
     assert resumed.status is RunStatus.COMPLETED, resumed.message
-    (notice,) = notices  # told before anything was built: which run, which checkpoint
+    (notice,) = notices  # the torn epoch-0002.pt skipped
     assert notice.resumed is not None
     run_id, checkpoint, epoch, step = notice.resumed
-    assert (run_id, checkpoint.name, epoch, step) == (resumed.run_id, "epoch-0001.pt", 1, 24)
+    assert (run_id, checkpoint.name, epoch, step) == (resumed.run_id, "epoch-0001.pt", 1, 4)
     fallback = [m for m in resumed.monitors if m.name == Monitor.CHECKPOINT_FALLBACK]
     assert len(fallback) == 1
     assert "resumed from epoch-0001.pt" in fallback[0].message
