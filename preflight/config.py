@@ -27,10 +27,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
@@ -40,6 +48,7 @@ from preflight.sources.parquet import ParquetOptions
 from preflight.validators.results import Severity
 
 __all__ = [
+    "FLOOR_CHECKS",
     "AuditConfig",
     "GateConfig",
     "ParquetOptions",
@@ -90,15 +99,39 @@ class AuditConfig(_Strict):
         )
 
 
+# The gate's floor (``validators.floor``): checks no config can make a warning. Their thresholds
+# can be raised but not lowered below 1, and a user suite adds to the packaged one.
+FLOOR_CHECKS = frozenset(
+    {"both_classes", "auroc_defined", "min_positive_events", "min_positive_windows",
+     "splits_present", "expected_splits"}
+)  # fmt: skip
+
+
+class _FloorDowngrade(str):
+    """A ``gate.severities`` entry asking a floor check to be a warning (refused below)."""
+
+
+def _not_below_floor(value: Any) -> Any:
+    if isinstance(value, _FloorDowngrade):
+        raise ValueError(
+            f"{value} is a floor check and always an error (see the README's Reliability "
+            "section: the floor); raise its threshold instead, or remove this line"
+        )
+    return value
+
+
 class SplitThresholds(_Strict):
-    """What one split (train, or each evaluation split) must hold to be worth a training run."""
+    """What one split (train, or each evaluation split) must hold to be worth a training run.
+
+    The minimums cannot go below 1: the floor (``validators.floor``) needs a positive in each.
+    """
 
     # Fewer positive windows than this cannot teach (train) or measure (evaluation) a detector.
-    min_positive_windows: int = Field(default=1, ge=0)
+    min_positive_windows: int = Field(default=1, ge=1)
     # Many positive windows can come from one long seizure; events count distinct seizures.
-    min_positive_events: int = Field(default=1, ge=0)
+    min_positive_events: int = Field(default=1, ge=1)
     # One patient's seizures look alike: generalising and measuring need several patients.
-    min_positive_patients: int = Field(default=1, ge=0)
+    min_positive_patients: int = Field(default=1, ge=1)
     # Below this positive-window fraction a split is one-class in all but name (0.01 %).
     min_positive_fraction: float = Field(default=0.0001, ge=0, le=1)
     # Above this, labels are likely inverted or the background was dropped.
@@ -141,10 +174,21 @@ class GateConfig(_Strict):
     # Per check name, a severity replacing the suite's or the built-in one (e.g. make
     # split_fraction_ratio an error, or min_positive_patients a warning). Names are checked when
     # the gate runs, against the built-in checks and the suite's (a user suite adds names).
-    severities: dict[str, Severity] = {}
+    # A floor check (FLOOR_CHECKS) cannot be made a warning.
+    severities: dict[str, Annotated[Severity, BeforeValidator(_not_below_floor)]] = {}
     # The expectation suite: a packaged name (seizure, binary_table) or a JSON file path; None
     # picks by corpus kind. `preflight audit --suite` overrides it.
     suite: str | None = None
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _mark_floor_downgrades(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: _FloorDowngrade(k) if k in FLOOR_CHECKS and v == Severity.WARNING else v
+            for k, v in value.items()
+        }
 
     def sampler_min_positive_windows(self) -> int:
         """Distinct positive windows one batch needs: ``ceil(batch_size * target fraction)``."""

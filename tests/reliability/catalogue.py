@@ -97,6 +97,11 @@ FAULTS = (
     ("a run config writing outside its folder", "exit 2 naming key and line, nothing written",
      ("test_safety.py::test_an_output_path_cannot_escape_the_config_folder",
       "test_safety.py::test_train_refuses_an_escaping_path_before_writing_anything")),
+    ("a user suite (`--suite FILE`, `gate.suite`) that is empty or lowers the floor's "
+     "thresholds, on a corpus whose dev split holds no seizure", "the floor still fails the "
+     "audit (exit 1): a user suite adds to the packaged one",
+     ("test_floor.py::test_a_user_suite_cannot_lower_the_floor",
+      "test_floor.py::test_a_user_suite_adds_to_the_packaged_one")),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip
