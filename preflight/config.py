@@ -44,6 +44,7 @@ from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.discover import SourceFormat
 from preflight.pipelines.split import DEFAULT_RATIOS, SplitMethod, check_ratios
+from preflight.scanning_limits import ScanLimits
 from preflight.sources.parquet import ParquetOptions
 from preflight.validators.results import Severity
 
@@ -80,6 +81,8 @@ class AuditConfig(_Strict):
     format: SourceFormat = SourceFormat.AUTO
     # Audit from annotation files alone when the EDF files are not at hand.
     labels_only: bool = False
+    # What a header or annotation file may claim before it is rejected as implausible.
+    limits: ScanLimits = ScanLimits()
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> AuditConfig:
@@ -103,7 +106,7 @@ class AuditConfig(_Strict):
 # can be raised but not lowered below 1, and a user suite adds to the packaged one.
 FLOOR_CHECKS = frozenset(
     {"both_classes", "auroc_defined", "min_positive_events", "min_positive_windows",
-     "splits_present", "expected_splits"}
+     "splits_present"}
 )  # fmt: skip
 
 

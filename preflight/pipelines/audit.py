@@ -53,7 +53,7 @@ def scan_options(
     )
     return ScanOptions(
         fmt=config.format, labels_only=config.labels_only, window=window, workers=workers,
-        progress=progress,
+        progress=progress, limits=config.limits,
     )  # fmt: skip
 
 

@@ -17,7 +17,10 @@ from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams, build_seizures, build_windows
 from preflight.pipelines.discover import Kind
 from preflight.pipelines.layout import Placement, place
+from preflight.scanning_limits import ScanLimits, check_duration, check_rates
 
+# Annotation files that describe several recordings (one patient's summary).
+_MULTI_RECORDING = (Kind.CHBMIT_SUMMARY, Kind.SIENA_LIST)
 # Events may end this far past a recording's end: `# duration` is written with two decimals.
 END_TOLERANCE_S = 0.01
 
@@ -73,6 +76,7 @@ class Derived:
     recordings: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
     sources: dict[str, list[object]] = field(default_factory=lambda: defaultdict(list))
     rejected: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)  # recording id -> the file that made it
 
     def reject(
         self, path: str, reason: Reason | str, message: str, line: int | None = None
@@ -87,6 +91,20 @@ class Derived:
         prefix = "" if src.kind is Kind.EDF else f"{src.key}: "
         self.reject(src.path, reason, prefix + message, line)
 
+    def reject_siblings(self, srcs: list[_Source], cause: list[str]) -> None:
+        """Reject the good annotation files of a recording rejected for another one of its
+        annotation files (``cause``, by path): a sibling is never silently dropped."""
+        names = ", ".join(sorted({posixpath.basename(p) for p in cause}))
+        for s in srcs:
+            if s.kind is Kind.EDF or s.problem is not None or s.path in cause:
+                continue
+            prefix = f"{s.key}: " if s.kind in _MULTI_RECORDING else ""
+            self.reject(
+                s.path, Reason.ANNOTATION_REJECTED,
+                f"{prefix}not used: the recording's other annotation file {names} was rejected",
+                s.line,
+            )  # fmt: skip
+
     def add_recording(
         self,
         folder: str,
@@ -97,8 +115,19 @@ class Derived:
         duration: float,
         edf: _Edf | None = None,
     ) -> None:
-        """Append one recording row (and its annotation sources)."""
+        """Append one recording row (and its annotation sources); a second file for the same
+        recording (``x.edf`` beside ``x.EDF`` or ``x.bdf``) is rejected naming the first."""
         rec_id = f"{folder}/{key}" if folder else key
+        path = edf.path if edf else label.path
+        first = self.ids.get(rec_id)
+        if first is not None:
+            self.reject(
+                path, Reason.DUPLICATE_RECORDING,
+                f"a second file for recording {rec_id}, already read from {first}: "
+                "keep one of the two",
+            )  # fmt: skip
+            return
+        self.ids[rec_id] = path
         row: dict[str, object] = {
             "recording_id": rec_id,
             "rec_idx": -1,  # numbered once the set of recordings is final
@@ -128,18 +157,22 @@ def derive(
     edfplus: bool,
     params: WindowParams,
     walk_problems: list[tuple[str, Reason, str]],
+    limits: ScanLimits | None = None,
 ) -> None:
     """Rebuild recordings, events, seizures, windows and rejected from the parse cache."""
+    limits = limits or ScanLimits()
     out = Derived()
     for path, reason, message in walk_problems:
         out.reject(path, reason, message)
     file_errors = _file_errors(m, kinds, out)
+    if Kind.EDF in kinds and not labels_only:
+        _reject_implausible_edfs(m, limits, file_errors, out)
     sources = _load_sources(m, kinds, file_errors, edfplus=edfplus or labels_only)
     by_key: dict[tuple[str, str], list[_Source]] = defaultdict(list)
     for src in sources:
         by_key[(posixpath.dirname(src.path), src.key)].append(src)
     if labels_only:
-        _match_labels_only(by_key, out)
+        _match_labels_only(by_key, out, limits, file_errors)
     else:
         edfs = _load_edfs(m, kinds, file_errors)
         _match_edfs(edfs, by_key, file_errors, out, edfplus=edfplus)
@@ -159,6 +192,21 @@ def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str,
             errors[path] = Kind(kind)
             out.reject(path, reason, message, line)
     return errors
+
+
+def _reject_implausible_edfs(
+    m: Manifest, limits: ScanLimits, file_errors: dict[str, Kind], out: Derived
+) -> None:
+    """Reject EDF headers outside ``audit.limits`` before any window exists (see
+    ``scanning_limits``); their annotation files follow as ``recording_rejected``."""
+    rows = m.query("SELECT path, sampling_rates, duration_s FROM edf_headers ORDER BY 1")
+    for path, rates, duration in rows:
+        if path in file_errors:
+            continue
+        problem = check_rates(rates, limits) or check_duration(duration, limits, "header says")
+        if problem is not None:
+            file_errors[path] = Kind.EDF
+            out.reject(path, *problem)
 
 
 def _annotation_key(path: str, kind: Kind) -> str:
@@ -253,6 +301,7 @@ def _match_edfs(
             out.reject(
                 edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}"
             )
+            out.reject_siblings(srcs, lost)
             continue
         _add_recording(edf, folder, key, srcs, out, edfplus=edfplus)
     rejected_edfs = _rejected_recordings(file_errors)
@@ -305,6 +354,7 @@ def _add_recording(
         names = ", ".join(sorted({posixpath.basename(s.path) for s in bad}))
         out.reject(edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}")
     if bad:
+        out.reject_siblings(srcs, [s.path for s in bad])
         return
     if not srcs:
         hint = "" if edfplus else " (for EDF+ annotations without seizures, use --format edfplus)"
@@ -317,19 +367,32 @@ def _add_recording(
     out.add_recording(folder, key, srcs, label, where, edf.duration, edf)
 
 
-def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derived) -> None:
+def _match_labels_only(
+    by_key: dict[tuple[str, str], list[_Source]],
+    out: Derived,
+    limits: ScanLimits,
+    file_errors: dict[str, Kind],
+) -> None:
+    unreadable = _rejected_annotations(file_errors)
     for (folder, key), all_srcs in sorted(by_key.items()):
         srcs = [s for s in all_srcs if s.kind is not Kind.EDF]
         bad = [s for s in srcs if s.problem is not None]
         for s in bad:
             out.reject_source(s)
-        if bad or not srcs:
+        lost = [s.path for s in bad] + unreadable.get((folder, key), [])
+        if lost:
+            out.reject_siblings(srcs, lost)
+        if lost or not srcs:
             continue
         label = min(srcs, key=lambda s: (s.rank, s.path))
         duration = next((s.duration for s in [label, *srcs] if s.duration is not None), None)
         if duration is None:
             msg = f"{key}: a labels-only audit needs a duration and these annotations give none"
             out.reject(label.path, Reason.NO_DURATION, msg, label.line)
+            continue
+        implausible = check_duration(duration, limits, f"{key}: the annotations say")
+        if implausible is not None:
+            out.reject(label.path, *implausible, label.line)
             continue
         out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
@@ -391,6 +454,21 @@ def _reject_out_of_range(m: Manifest, out: Derived) -> None:
         out.reject(
             source, Reason.OUT_OF_RANGE,
             f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,
+        )  # fmt: skip
+    culprits = sorted({(r[0], r[1]) for r in rows})
+    siblings = m.query(
+        "SELECT s.recording_id, s.source_path, s.key, f.kind FROM recordings_sources s"
+        " JOIN files f ON f.path = s.source_path"
+        " WHERE list_contains(?, s.recording_id) AND f.kind <> 'edf'"
+        " AND NOT list_contains(?, [s.recording_id, s.source_path]) ORDER BY 1, 2",
+        [gone, [list(c) for c in culprits]],
+    )
+    for rec_id, source, key, kind in siblings:
+        cause = ", ".join(posixpath.basename(c[1]) for c in culprits if c[0] == rec_id)
+        prefix = f"{key}: " if Kind(kind) in _MULTI_RECORDING else ""
+        out.reject(
+            source, Reason.ANNOTATION_REJECTED,
+            f"{prefix}not used: the recording's other annotation file {cause} was rejected",
         )  # fmt: skip
     edf_paths = m.query(
         "SELECT recording_id, path FROM recordings WHERE list_contains(?, recording_id)", [gone]

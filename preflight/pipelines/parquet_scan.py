@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from preflight.errors import Reason
 from preflight.manifest.store import Manifest
-from preflight.pipelines.discover import is_utf8, undecodable_name
+from preflight.pipelines.discover import dangling_link, is_utf8, printable, undecodable_name
 from preflight.pipelines.parquet_derive import derive_tables
 from preflight.pipelines.parquet_read import FileRead, Found, ReadResult, read_tables
 from preflight.pipelines.scan import ScanResult
@@ -155,7 +155,11 @@ def discover_tables(root: Path, pattern: str) -> _Walked:
         dirs[:] = [d for d in visible if is_utf8(d)]
         for name in names:
             if not fnmatch.fnmatchcase(name, pattern):
-                ignored += 1
+                dangling = None if name.startswith(".") else dangling_link(f"{folder}/{name}")
+                if dangling is not None:
+                    problems.append((printable(prefix + name), Reason.UNREADABLE, dangling))
+                else:
+                    ignored += 1
                 continue
             if not is_utf8(name):  # cannot be stored, printed or handed to pyarrow as text
                 problems.append(undecodable_name(prefix + name, "file"))

@@ -18,12 +18,14 @@ from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from preflight.errors import Reason
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
 from preflight.pipelines.derive import derive
 from preflight.pipelines.discover import _ALLOWED, Discovery, Found, Kind, SourceFormat, discover
 from preflight.pipelines.parse import TABLES, forked_pool, parse_chunk, reader_of
 from preflight.reports.progress import ProgressReporter
+from preflight.scanning_limits import ScanLimits
 
 # Below this many files to read, the pool's start-up costs more than it saves.
 PARALLEL_MIN_FILES = 64
@@ -39,6 +41,7 @@ class ScanOptions:
         window: window length, stride and overlap rule.
         workers: worker processes (default: the machine's cores).
         progress: show a progress bar on the terminal.
+        limits: plausibility limits (``audit.limits``): what a header or file may claim.
     """
 
     fmt: SourceFormat = SourceFormat.AUTO
@@ -46,6 +49,7 @@ class ScanOptions:
     window: WindowParams = field(default_factory=WindowParams)
     workers: int | None = None
     progress: bool = False
+    limits: ScanLimits = field(default_factory=ScanLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,18 @@ def scan(
             "SELECT path, size, mtime_ns, reader_version FROM files"
         )
     }
-    to_read = [f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind)[1])]
+    # A file left unread for its size is read again when the limit may have moved.
+    too_large = {
+        r[0]
+        for r in manifest.query(
+            "SELECT path FROM files WHERE error_reason = ?", [str(Reason.TOO_LARGE)]
+        )
+    }
+    to_read = [
+        f
+        for f in wanted
+        if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind)[1]) or f.rel in too_large
+    ]
     present = {f.rel for f in found.files}
     deleted = sorted(p for p in cached if p not in present)
     with tempfile.TemporaryDirectory(prefix="preflight-scan-") as staging:
@@ -109,6 +124,7 @@ def scan(
                     edfplus=options.fmt is SourceFormat.EDFPLUS,
                     params=options.window,
                     walk_problems=found.problems,
+                    limits=options.limits,
                 )
                 manifest.set_meta({"fingerprint": fingerprint, **state})
     return ScanResult(
@@ -133,12 +149,13 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
     with ProgressReporter("Reading headers and annotations", len(files), options.progress) as bar:
         if n <= 1 or len(files) < PARALLEL_MIN_FILES:
             for i, chunk in enumerate(chunks):
-                read += parse_chunk(root, chunk, staging, i)
+                read += parse_chunk(root, chunk, staging, i, options.limits)
                 bar.advance(len(chunk))
             return read
         with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
-                pool.submit(parse_chunk, root, chunk, staging, i) for i, chunk in enumerate(chunks)
+                pool.submit(parse_chunk, root, chunk, staging, i, options.limits)
+                for i, chunk in enumerate(chunks)
             ]
             for future in as_completed(futures):
                 done = future.result()
@@ -186,6 +203,7 @@ def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> di
         "kinds": ",".join(sorted(kinds)),
         "walk_problems": json.dumps(found.problems),
         "readers": json.dumps(sorted({"/".join(reader_of(k)) for k in kinds})),
+        "limits": options.limits.model_dump_json(),
     }
 
 
@@ -206,6 +224,7 @@ def params_of(options: ScanOptions) -> dict[str, object]:
     """The scan options as plain data, for the audit history."""
     data = asdict(options)
     data["fmt"] = str(options.fmt)
+    data["limits"] = options.limits.model_dump()
     return data
 
 

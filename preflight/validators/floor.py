@@ -8,7 +8,7 @@ training split and for every evaluation split, the gate always checks, as errors
   positive row, for Parquet tables);
 * ``auroc_defined``: evaluation splits only, both classes (else AUROC is undefined);
 
-and ``splits_present`` / ``expected_splits`` (in ``gate``): every expected split exists with
+and ``splits_present`` (in ``gate``, with ``expected_splits``): every expected split exists with
 something usable in it. A suite or config may ask for more than the floor (higher thresholds,
 more expectations, warnings above it) but never less: ``gate.severities`` cannot make these
 warnings (``config.FLOOR_CHECKS``), thresholds cannot go below 1, and a user suite adds to the

@@ -31,6 +31,7 @@ from preflight.errors import ConfigError, ManifestError
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest
 from preflight.validators import floor
+from preflight.validators.expected_splits import expected_splits, why_missing
 from preflight.validators.group_leaks import group_disjoint
 from preflight.validators.results import CheckResult, Severity, Verdict, verdict
 from preflight.validators.schemas import SCHEMA_TABLES, check_schemas
@@ -102,7 +103,7 @@ def run_gate(
         _require_tables(manifest)
         frame = aggregate_frame(queries.split_stats(manifest), config)
         checks = check_schemas(manifest)
-        checks.append(_splits_present(list(frame["split"]), config))
+        checks.append(_splits_present(manifest, list(frame["split"]), config))
         checks += run_suite(chosen, frame, config)
         if len(frame) > 1:
             checks += [_patient_disjoint(manifest), _recording_disjoint(manifest)]
@@ -235,16 +236,16 @@ def _listing(items: list[str]) -> str:
     return "; ".join(items[:EXAMPLES]) + more
 
 
-def _splits_present(splits: list[str], config: GateConfig) -> CheckResult:
+def _splits_present(m: Manifest, splits: list[str], config: GateConfig) -> CheckResult:
     roles = split_roles(splits, config)
     train = [s for s, r in roles.items() if r is Role.TRAIN]
-    wanted = [config.train_split if splits != [UNSPLIT] else UNSPLIT]
-    wanted += list(config.evaluation_splits or [])
+    wanted = expected_splits(m, config, splits)
     missing = [s for s in wanted if s not in splits]
     evaluation = [s for s, r in roles.items() if r is Role.EVALUATION]
     found = ", ".join(splits) or "none"
     if missing:
-        message = f"missing split(s) {', '.join(missing)} (the corpus has: {found})"
+        why = "; ".join(f"{s}: {why_missing(m, s)}" for s in missing)
+        message = f"missing split(s) {', '.join(missing)} (the corpus has: {found}): {why}"
     elif evaluation:
         message = f"train split: {train[0]}; evaluation split(s): {', '.join(evaluation)}"
     else:

@@ -228,4 +228,14 @@ CONFIG_CASES = [
         path=CONFIG,
         needle="gate.evaluation.min_positive_events",
     ),
+    BadInput(
+        id="config_limit_out_of_bounds",
+        kind=CONFIG_KIND,
+        description="`audit.limits.max_recording_hours: 100000` (past a year: not a limit)",
+        make=_config("audit:\n  limits:\n    max_recording_hours: 100000\n" + BASE_CONFIG),
+        reason=CONFIG_ERROR,
+        line=3,
+        path=CONFIG,
+        needle="audit.limits.max_recording_hours",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,24 @@ from tests.reliability.corpus import (
 )
 
 BCKG_DATA = 100 * 2 * 16 * 2  # bytes of data: 100 records x 2 signals x 16 samples x 2 bytes
+
+
+def _longer_than_a_week(root: Path) -> None:
+    """700,000 records of 1 s at 16 Hz: every field plausible but the length (a sparse file)."""
+    target = root / BCKG_EDF
+    patch(target, N_RECORDS_AT, 700000)
+    header = len(target.read_bytes()) - BCKG_DATA
+    os.truncate(target, header + 700000 * 2 * 16 * 2)
+
+
+def _same_stem(suffix: str, *, bdf: bool = False) -> Callable[[Path], None]:
+    """A second recording file with the background recording's stem (sorted before it)."""
+
+    def make(root: Path) -> None:
+        other = (root / BCKG_EDF).with_suffix(suffix)
+        other.write_bytes(edf_bytes(BCKG_NAME + suffix, 100, bdf=bdf))
+
+    return make
 
 
 def _zero_signals(root: Path) -> None:
@@ -338,5 +357,63 @@ EDF_CASES = [
         path=P.edfplus,
         delta=-1,
         needle="annotation 1 ('Seizure' at -5 s) starts before the recording",
+    ),
+    BadInput(
+        id="edf_absurd_record_duration",
+        kind=EDF,
+        description="data record duration 99,999,999 s (billions of windows)",
+        make=patch_bckg(RECORD_DURATION_AT, 99999999),
+        reason="implausible_header",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="audit.limits",
+        timeout_s=60.0,
+    ),
+    BadInput(
+        id="edf_absurd_low_rate",
+        kind=EDF,
+        description="16 samples per 6,250 s record: 0.00256 Hz, 173 h",
+        make=patch_bckg(RECORD_DURATION_AT, 6250),
+        reason="implausible_header",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="0.00256 Hz",
+    ),
+    BadInput(
+        id="edf_longer_than_a_week",
+        kind=EDF,
+        description="a plausible rate over 700,000 one-second records (8.1 days, sparse file)",
+        make=_longer_than_a_week,
+        reason="implausible_duration",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="8.1 days",
+        timeout_s=60.0,
+    ),
+    BadInput(
+        id="edf_same_stem_upper_case",
+        kind=EDF,
+        description="`x.EDF` beside `x.edf`: two files for one recording",
+        make=_same_stem(".EDF"),
+        reason="duplicate_recording",
+        line=None,
+        path=BCKG_EDF,
+        needle=BCKG_NAME + ".EDF",
+    ),
+    BadInput(
+        id="edf_same_stem_bdf",
+        kind=EDF,
+        description="`x.bdf` beside `x.edf`: two files for one recording",
+        make=_same_stem(".bdf", bdf=True),
+        reason="duplicate_recording",
+        line=None,
+        path=BCKG_EDF,
+        needle=BCKG_NAME + ".bdf",
     ),
 ]

@@ -102,6 +102,24 @@ FAULTS = (
      "audit (exit 1): a user suite adds to the packaged one",
      ("test_floor.py::test_a_user_suite_cannot_lower_the_floor",
       "test_floor.py::test_a_user_suite_adds_to_the_packaged_one")),
+    ("an expected split lost: `dev` a dangling link, a mode-000 folder, or a Parquet tier of "
+     "0-row files", "`splits_present` fails (exit 1) naming the split and why; the folder or "
+     "link is listed as rejected",
+     ("test_floor.py::test_a_dangling_dev_link_is_a_missing_split",
+      "test_floor.py::test_an_unreadable_dev_folder_is_a_missing_split",
+      "test_floor.py::test_a_tier_of_empty_parquet_files_is_a_missing_split")),
+    ("`--labels-only` with `# duration = 1` then 300 zeros, or 1e9 s", "`implausible_duration`, "
+     "before any window exists (was: a DuckDB conversion error, or 31-87 s and ~5 GB)",
+     ("test_limits.py::test_labels_only_durations_no_window_count_holds",)),
+    ("an unexpected exception inside a reader (a bug planted for one file)", "that file is "
+     "rejected as `internal_error` with the exception's text; the audit goes on",
+     ("test_limits.py::test_an_exception_in_a_reader_costs_one_file",)),
+    ("an annotation file over `audit.limits.max_annotation_mb`, then the limit raised",
+     "`too_large` without being opened; read on the next audit once the limit allows it",
+     ("test_limits.py::test_raising_the_size_limit_reads_the_file_again",)),
+    ("a labels-only audit of a recording whose `.csv_bi` (or `.csv`) is broken",
+     "its good sibling is rejected as `annotation_rejected` naming the broken file",
+     ("test_siblings.py::test_labels_only_rejects_the_sibling_of_a_bad_file",)),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip

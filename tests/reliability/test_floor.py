@@ -108,3 +108,66 @@ def test_a_user_suite_adds_to_the_packaged_one(corpora: Path, tmp_path: Path) ->
     code, report = _audit(corpora, "nodev", tmp_path / "b", "--suite", str(path))
     assert code == 1
     assert ("both_classes", "dev") in _failed(report)
+
+
+# --- expected splits ---------------------------------------------------------------------------
+
+
+def _splits_present(report: dict) -> dict:
+    (check,) = [c for c in report["checks"] if c["name"] == "splits_present"]
+    return check
+
+
+def test_a_dangling_dev_link_is_a_missing_split(corpora: Path, tmp_path: Path) -> None:
+    """The TUSZ layout names dev; a dev folder link to nowhere fails the gate naming it."""
+    root = tmp_path / "healthy"
+    shutil.copytree(corpora / "healthy", root)
+    shutil.rmtree(root / "edf" / "dev")
+    (root / "edf" / "dev").symlink_to("/nonexistent/dev")
+    out = tmp_path / "r.json"
+    code, output = _cli("audit", str(root), "--json", str(out), "-q")
+    assert code == 1, output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    check = _splits_present(report)
+    assert (check["passed"], check["severity"]) == (False, "error")
+    assert "dev" in check["expected"]
+    assert "dev" not in check["observed"]
+    assert "edf/dev: dangling symlink" in check["message"]
+    assert {(r["path"], r["reason"]) for r in report["rejected"]} == {("edf/dev", "unreadable")}
+
+
+@pytest.mark.slow
+def test_an_unreadable_dev_folder_is_a_missing_split(corpora: Path, tmp_path: Path) -> None:
+    """A dev folder of mode 000 is one rejected entry, well under 5 %: still a missing split."""
+    from tests.reliability.test_catalogue import audit_unprivileged
+
+    root = tmp_path / "healthy"
+    shutil.copytree(corpora / "healthy", root)
+    out = tmp_path / "r.json"
+    (root / "edf" / "dev").chmod(0)
+    try:
+        code, output = audit_unprivileged(["audit", str(root), "--json", str(out), "-q"], 120)
+    finally:
+        (root / "edf" / "dev").chmod(0o755)
+    assert code == 1, output
+    check = _splits_present(json.loads(out.read_text(encoding="utf-8")))
+    assert not check["passed"]
+    assert "edf/dev: cannot list folder" in check["message"]
+
+
+def test_a_tier_of_empty_parquet_files_is_a_missing_split(tmp_path: Path) -> None:
+    """Every dev file holds 0 rows: the tier is rejected file by file and dev is named empty."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "stamps"
+    assert _cli("synth", str(root), "--layout", "stamps", "--files", "2", "--rows", "16")[0] == 0
+    for path in sorted((root / "dev").glob("*.parquet")):
+        pq.write_table(pq.read_table(path).slice(0, 0), path)
+    config = tmp_path / "c.yaml"
+    config.write_text("gate:\n  max_rejected_fraction: 1.0\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    code, output = _cli("audit", str(root), "--config", str(config), "--json", str(out), "-q")
+    assert code == 1, output
+    check = _splits_present(json.loads(out.read_text(encoding="utf-8")))
+    assert not check["passed"]
+    assert "dev: empty: all 2 of its input file(s) were rejected" in check["message"]
