@@ -83,7 +83,8 @@ def totals(m: Manifest) -> dict[str, Any]:
 def rejected(m: Manifest) -> list[dict[str, Any]]:
     """Every rejected input, by path then line."""
     rows = m.query(
-        "SELECT path, reason, message, line FROM rejected ORDER BY path, line NULLS FIRST"
+        "SELECT path, reason, message, line FROM rejected"
+        " ORDER BY path, line NULLS FIRST, reason, message"
     )
     return [{"path": p, "reason": r, "message": msg, "line": ln} for p, r, msg, ln in rows]
 

@@ -120,6 +120,11 @@ FAULTS = (
     ("a labels-only audit of a recording whose `.csv_bi` (or `.csv`) is broken",
      "its good sibling is rejected as `annotation_rejected` naming the broken file",
      ("test_siblings.py::test_labels_only_rejects_the_sibling_of_a_bad_file",)),
+    ("2,000 identical seizure rows per file (30 files); duplicate and touching intervals "
+     "(hypothesis)", "the same report on every audit of the same bytes, equal to a brute-force "
+     "merge: every query feeding a check has a total order",
+     ("test_determinism.py::test_two_thousand_identical_seizure_rows",
+      "test_determinism.py::test_duplicate_and_touching_intervals_audit_the_same_twice")),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip

@@ -235,7 +235,10 @@ def test_configured_evaluation_split_missing(tmp_path: Path) -> None:
     result = gate(tmp_path, config=GateConfig(evaluation_splits=["dev", "test"]))
     check = find(result, "splits_present")
     assert not check.passed
-    assert check.message == "missing split(s) test (the corpus has: train, dev, eval)"
+    assert check.message == (
+        "missing split(s) test (the corpus has: train, dev, eval): "
+        "test: missing: no folder or file of the corpus belongs to it"
+    )
     assert ("auroc_defined", "eval") not in {(c.name, c.split) for c in result.checks}
 
 
