@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from preflight.config import PreflightConfig, load_config
-from preflight.errors import ConfigError, PreflightError
-from preflight.manifest.store import Manifest
+from preflight.errors import ConfigError, PreflightError, UsageError
+from preflight.manifest.store import Manifest, default_path
 from preflight.pipelines.audit import audit as run_audit
 from preflight.pipelines.audit import scan_options
 from preflight.pipelines.discover import SourceFormat
@@ -98,6 +99,8 @@ def audit(
         }  # fmt: skip
         cfg = _config(config, fmt, window, stride, min_overlap, labels_only, split, seed, ratios)
         cfg = _with_parquet(cfg, tables)
+        target = manifest if manifest is not None else default_path(source)
+        refuse_writing_over(target, json_out, junit, markdown, html)
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if not quiet:
@@ -183,6 +186,33 @@ def _with_parquet(cfg: PreflightConfig, flags: Mapping[str, object]) -> Prefligh
         )
         raise ConfigError(f"Parquet options do not fit together: {problems}") from None
     return cfg.model_copy(update={"parquet": parquet})
+
+
+def refuse_writing_over(manifest: Path, *outputs: Path | None) -> None:
+    """A report path naming the manifest (or its write-ahead log) would destroy the manifest
+    and its audit and run history: refused before anything runs.
+
+    Raises:
+        UsageError: naming the option's path.
+    """
+    guarded = {_same_file_key(manifest), _same_file_key(Path(f"{manifest}.wal"))}
+    for out in outputs:
+        if out is not None and _same_file_key(out) in guarded:
+            raise UsageError(
+                "a report cannot be written over the manifest (it holds the audit and run "
+                "history); choose another file name",
+                path=out,
+            )
+
+
+def _same_file_key(path: Path) -> object:
+    """What identifies the file ``path`` names: (device, inode) when it exists, else the
+    absolute path with links resolved."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
 
 
 def write_reports(

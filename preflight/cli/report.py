@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from preflight.cli.audit import write_reports
+from preflight.cli.audit import refuse_writing_over, write_reports
 from preflight.errors import PreflightError
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
@@ -30,6 +30,7 @@ def report(
 ) -> None:
     """Show or write the report of a manifest's latest audit (exit code as that audit's)."""
     try:
+        refuse_writing_over(manifest, json_out, junit, markdown, html)
         with Manifest.open(manifest, read_only=True) as m:
             stored = last_report(m, audit_id)
         if not quiet:

@@ -125,6 +125,16 @@ FAULTS = (
      "merge: every query feeding a check has a total order",
      ("test_determinism.py::test_two_thousand_identical_seizure_rows",
       "test_determinism.py::test_duplicate_and_touching_intervals_audit_the_same_twice")),
+    ("a truncated manifest, another application's DuckDB file, `meta.schema_version` `abc` or "
+     "newer than preflight, under `audit`, `report` and `runs`", "exit 2, one line naming the "
+     "file and a fix; nothing written into another application's database",
+     ("test_manifest_damage.py::test_a_damaged_manifest_is_a_usage_error",)),
+    ("`--json`, `--junit`, `--markdown` or `--html` naming the manifest itself", "refused "
+     "(exit 2) before anything runs; the manifest and its history intact",
+     ("test_manifest_damage.py::test_no_report_is_written_over_the_manifest",)),
+    ("no space left when the audit commits, or when the window cache writes an entry",
+     "exit 2, one line naming the file; nothing committed; no temporary file left",
+     ("test_manifest_damage.py::test_full_disks_at_commit_and_under_the_window_cache",)),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip
