@@ -70,7 +70,7 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
     from preflight.run_config import load_run_config
 
     console, errors = Console(), Console(stderr=True)
-    talk = not quiet and int(os.environ.get("RANK", "0")) == 0
+    talk = not quiet and _rank_zero()
     try:
         cfg = load_run_config(config)
         epochs = (smoke_config(cfg) if smoke else cfg).train.epochs
@@ -98,6 +98,14 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         if html is not None:
             console.print(f"HTML report: {escape(str(html))}")
     raise typer.Exit(result.exit_code)
+
+
+def _rank_zero() -> bool:
+    """Whether this is rank 0; a malformed RANK counts as 0, so its error is shown."""
+    try:
+        return int(os.environ.get("RANK") or "0") == 0
+    except ValueError:
+        return True
 
 
 def _write_html(run_id: str, config: RunConfig, path: Path) -> None:
