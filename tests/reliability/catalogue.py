@@ -139,7 +139,7 @@ FAULTS = (
      "exit 2, one line naming the model and what it must return; the run row `failed`",
      ("test_train_setup.py::test_a_user_model_that_cannot_train_is_a_usage_error",)),
     ("`WORLD_SIZE=2` without torchrun, `RANK=abc`, `WORLD_SIZE=two`", "exit 2, one line naming "
-     "the variable and how to launch", 
+     "the variable and how to launch",
      ("test_train_setup.py::test_a_broken_torchrun_environment_is_a_usage_error",)),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
