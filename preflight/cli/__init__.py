@@ -11,6 +11,7 @@ import typer
 from preflight._version import __version__
 from preflight.cli.audit import audit
 from preflight.cli.demo import demo
+from preflight.cli.interrupts import interruptible
 from preflight.cli.report import report
 from preflight.cli.runs import runs_app
 from preflight.cli.synth import synth
@@ -40,11 +41,11 @@ def _root(
     """Stop a training run before it spends accelerator time on data that cannot teach it."""
 
 
-app.command("audit")(audit)
-app.command("synth")(synth)
-app.command("report")(report)
-app.command("train")(train)
-app.command("smoke")(smoke)
+app.command("audit")(interruptible(audit, "audit"))
+app.command("synth")(interruptible(synth, "synth"))
+app.command("report")(interruptible(report, "report"))
+app.command("train")(interruptible(train, "train"))
+app.command("smoke")(interruptible(smoke, "smoke"))
 app.add_typer(runs_app, name="runs")
 app.command("demo")(demo)
 

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from preflight import signals
 from preflight.errors import PreflightError
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
+        if signals.received() is not None:
+            raise  # a signal: the command's interrupt handler says so (cli.interrupts)
         errors.print(
             "[yellow]interrupted[/yellow]: continue from the last checkpoint with "
             f"`preflight train {escape(str(config))} --resume`"

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from preflight import signals
 from preflight.errors import ManifestError
 from preflight.manifest import schema
 
@@ -92,7 +93,10 @@ class Manifest:
         if isinstance(exc, duckdb.Error):
             raise self._failed(exc) from exc
 
-    def _failed(self, exc: duckdb.Error) -> ManifestError:
+    def _failed(self, exc: duckdb.Error) -> BaseException:
+        stop = signals.received()
+        if stop is not None:  # DuckDB's "Query interrupted": the signal is what happened
+            return stop
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "no space left" in str(exc).lower():
             return ManifestError(

@@ -236,6 +236,8 @@ def worker_init(parent: int | None = None) -> None:
     a SIGKILLed audit.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Ctrl-C reaches the whole process group: the parent stops the pool and says so once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         _die_with(parent)
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from preflight import signals
 from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
 from preflight.models.registry import model_args
@@ -252,6 +253,7 @@ def _train_epoch(
     batches = with_positives = quarantined = 0
     loss_sum = 0.0
     for x, y, mask, ids in s.train_loader:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
+        signals.raise_if_received()  # a safe point: between optimizer steps
         admitted, stop = _admit(s, x, y, ids, epoch)
         if admitted:
             loss, grad_norm = _step(s, x, y, mask)

@@ -141,6 +141,12 @@ FAULTS = (
     ("`WORLD_SIZE=2` without torchrun, `RANK=abc`, `WORLD_SIZE=two`", "exit 2, one line naming "
      "the variable and how to launch",
      ("test_train_setup.py::test_a_broken_torchrun_environment_is_a_usage_error",)),
+    ("SIGINT or SIGTERM while DuckDB runs a statement during an audit", "exit 130 / 143 with "
+     "one line; the audit rolled back whole; the next audit works",
+     ("test_signals.py::test_a_signal_during_a_duckdb_statement_stops_the_audit_cleanly",)),
+    ("SIGTERM during `preflight train`", "exit 143 with one line; the run row `interrupted` "
+     "(resumable), not left `running`",
+     ("test_signals.py::test_sigterm_marks_a_training_run_interrupted",)),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip
