@@ -413,6 +413,18 @@ ANNOTATION_CASES = [
         delta=-1,
     ),
     BadInput(
+        id="csv_two_durations",
+        kind=ANNOTATION,
+        description="two `# duration` lines that disagree (100 s, then 50 s)",
+        make=replace(BCKG_CSV, "# montage_file", "# duration = 50.00 secs\n# montage_file"),
+        reason="bad_format",
+        line=4,
+        path=BCKG_CSV,
+        also=CSV_REJECTS_EDF,
+        delta=-1,
+        needle="a second '# duration' line says '50.00 secs'; line 3 said '100.00 secs'",
+    ),
+    BadInput(
         id="tse_bad_row",
         kind=ANNOTATION,
         description="v1.5 `.tse` row with three fields",

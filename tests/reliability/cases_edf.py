@@ -35,6 +35,26 @@ from tests.reliability.corpus import (
 BCKG_DATA = 100 * 2 * 16 * 2  # bytes of data: 100 records x 2 signals x 16 samples x 2 bytes
 
 
+def _comma_onset(root: Path) -> None:
+    """The 30.5 s seizure's TAL rewritten with a comma (same length, so the record holds)."""
+    raw = edfplus_bytes("rec01", ((30.5, 20.0, "Seizure"),))
+    assert raw.count(b"+30.5\x1520\x14") == 1
+    write(P.edfplus, raw.replace(b"+30.5\x1520\x14", b"+30,5\x1520\x14"))(root)
+
+
+def _seizure_is(interval: tuple[float, float]) -> Callable[[Outcome], None]:
+    def check(outcome: Outcome) -> None:
+        rows = in_manifest(
+            outcome,
+            "SELECT s.start_s, s.stop_s FROM seizures s JOIN recordings r USING (rec_idx)"
+            " WHERE r.path = ?",
+            [P.edfplus],
+        )
+        assert rows == [interval]
+
+    return check
+
+
 def _longer_than_a_week(root: Path) -> None:
     """700,000 records of 1 s at 16 Hz: every field plausible but the length (a sparse file)."""
     target = root / BCKG_EDF
@@ -415,5 +435,39 @@ EDF_CASES = [
         line=None,
         path=BCKG_EDF,
         needle=BCKG_NAME + ".bdf",
+    ),
+    BadInput(
+        id="edfplus_comma_decimal_onset",
+        kind=EDF,
+        description="EDF+ seizure TAL `+30,5` (a comma decimal, as some recorders write)",
+        make=_comma_onset,
+        reason=ACCEPTED,
+        line=None,
+        path=P.edfplus,
+        check=_seizure_is((30.5, 50.5)),
+    ),
+    BadInput(
+        id="edfplus_onset_end_markers",
+        kind=EDF,
+        description="EDF+ instant markers `Seizure onset` at 30 s, `Seizure end` at 50 s",
+        make=write(
+            P.edfplus,
+            edfplus_bytes("rec01", ((30.0, None, "Seizure onset"), (50.0, None, "Seizure end"))),
+        ),
+        reason=ACCEPTED,
+        line=None,
+        path=P.edfplus,
+        check=_seizure_is((30.0, 50.0)),
+    ),
+    BadInput(
+        id="edfplus_onset_without_end",
+        kind=EDF,
+        description="EDF+ `Seizure onset` marker with no `Seizure end` after it",
+        make=write(P.edfplus, edfplus_bytes("rec01", ((30.0, None, "Seizure onset"),))),
+        reason="bad_interval",
+        line=None,
+        path=P.edfplus,
+        delta=-1,
+        needle="has no end marker after it",
     ),
 ]
