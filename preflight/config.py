@@ -31,18 +31,28 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from preflight.errors import ConfigError, UsageError
 from preflight.manifest.windows import WindowParams
 from preflight.results import Severity
+from preflight.sources.limits import ScanLimits
 from preflight.sources.parquet import ParquetOptions, parse_label_map
 
 __all__ = [
     "DEFAULT_RATIOS",
+    "FLOOR_CHECKS",
     "SPLIT_NAMES",
     "AuditConfig",
     "GateConfig",
@@ -174,6 +184,8 @@ class AuditConfig(Strict):
     # Apply the published errata of real corpora (preflight.sources.errata), each recorded as a
     # note; false gives the raw reading of the files as published.
     errata: bool = True
+    # What a header or annotation file may claim before it is rejected as implausible.
+    limits: ScanLimits = ScanLimits()
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> AuditConfig:
@@ -199,15 +211,39 @@ class AuditConfig(Strict):
         )
 
 
+# The gate's floor (``validators.floor``): checks no config can make a warning. Their thresholds
+# can be raised but not lowered below 1, and a user suite adds to the packaged one.
+FLOOR_CHECKS = frozenset(
+    {"both_classes", "auroc_defined", "min_positive_events", "min_positive_windows",
+     "splits_present"}
+)  # fmt: skip
+
+
+class _FloorDowngrade(str):
+    """A ``gate.severities`` entry asking a floor check to be a warning (refused below)."""
+
+
+def _not_below_floor(value: Any) -> Any:
+    if isinstance(value, _FloorDowngrade):
+        raise ValueError(
+            f"{value} is a floor check and always an error (see the README's Reliability "
+            "section: the floor); raise its threshold instead, or remove this line"
+        )
+    return value
+
+
 class SplitThresholds(Strict):
-    """What one split (train, or each evaluation split) must hold to be worth a training run."""
+    """What one split (train, or each evaluation split) must hold to be worth a training run.
+
+    The minimums cannot go below 1: the floor (``validators.floor``) needs a positive in each.
+    """
 
     # Fewer positive windows than this cannot teach (train) or measure (evaluation) a detector.
-    min_positive_windows: int = Field(default=1, ge=0)
+    min_positive_windows: int = Field(default=1, ge=1)
     # Many positive windows can come from one long seizure; events count distinct seizures.
-    min_positive_events: int = Field(default=1, ge=0)
+    min_positive_events: int = Field(default=1, ge=1)
     # One patient's seizures look alike: generalising and measuring need several patients.
-    min_positive_patients: int = Field(default=1, ge=0)
+    min_positive_patients: int = Field(default=1, ge=1)
     # Below this positive-window fraction a split is one-class in all but name (0.01 %).
     min_positive_fraction: float = Field(default=0.0001, ge=0, le=1)
     # Above this, labels are likely inverted or the background was dropped.
@@ -250,10 +286,21 @@ class GateConfig(Strict):
     # Per check name, a severity replacing the suite's or the built-in one (e.g. make
     # split_fraction_ratio an error, or min_positive_patients a warning). Names are checked when
     # the gate runs, against the built-in checks and the suite's (a user suite adds names).
-    severities: dict[str, Severity] = {}
+    # A floor check (FLOOR_CHECKS) cannot be made a warning.
+    severities: dict[str, Annotated[Severity, BeforeValidator(_not_below_floor)]] = {}
     # The expectation suite: a packaged name (seizure, binary_table) or a JSON file path; None
     # picks by corpus kind. `preflight audit --suite` overrides it.
     suite: str | None = None
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _mark_floor_downgrades(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: _FloorDowngrade(k) if k in FLOOR_CHECKS and v == Severity.WARNING else v
+            for k, v in value.items()
+        }
 
     def sampler_min_positive_windows(self) -> int:
         """Distinct positive windows one batch needs: ``ceil(batch_size * target fraction)``."""

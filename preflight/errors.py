@@ -55,6 +55,11 @@ class Reason(StrEnum):
     RECORDING_REJECTED = "recording_rejected"  # the annotation's recording was rejected
     UNSUPPORTED = "unsupported"  # a file the chosen format does not read
     MISSING_CHANNELS = "missing_channels"  # a recording lacks channels the montage needs
+    IMPLAUSIBLE_HEADER = "implausible_header"  # a rate outside audit.limits
+    IMPLAUSIBLE_DURATION = "implausible_duration"  # a duration past audit.limits (or not finite)
+    TOO_LARGE = "too_large"  # an annotation file past audit.limits.max_annotation_mb: not read
+    DUPLICATE_RECORDING = "duplicate_recording"  # a second file for the same recording stem
+    INTERNAL_ERROR = "internal_error"  # preflight failed on this file (a bug): the rest goes on
 
 
 class PreflightError(Exception):

@@ -12,6 +12,7 @@ from preflight._version import __version__
 from preflight.cli._help import EXIT_CODES, Command, Group
 from preflight.cli.audit import audit
 from preflight.cli.demo import demo
+from preflight.cli.interrupts import interruptible
 from preflight.cli.report import report
 from preflight.cli.runs import runs_app
 from preflight.cli.synth import synth
@@ -48,11 +49,11 @@ def _root(
     """Stop a training run before it spends accelerator time on data that cannot teach it."""
 
 
-app.command("audit", cls=Command, epilog=EXIT_CODES)(audit)
-app.command("synth", cls=Command)(synth)
-app.command("report", cls=Command, epilog=EXIT_CODES)(report)
-app.command("train", cls=Command, epilog=EXIT_CODES)(train)
-app.command("smoke", cls=Command, epilog=EXIT_CODES)(smoke)
+app.command("audit", cls=Command, epilog=EXIT_CODES)(interruptible(audit, "audit"))
+app.command("synth", cls=Command)(interruptible(synth, "synth"))
+app.command("report", cls=Command, epilog=EXIT_CODES)(interruptible(report, "report"))
+app.command("train", cls=Command, epilog=EXIT_CODES)(interruptible(train, "train"))
+app.command("smoke", cls=Command, epilog=EXIT_CODES)(interruptible(smoke, "smoke"))
 app.add_typer(runs_app, name="runs")
 app.command("demo", cls=Command, epilog=EXIT_CODES)(demo)
 

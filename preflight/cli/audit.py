@@ -12,10 +12,10 @@ from preflight.cli._help import flag
 from preflight.config import PreflightConfig, SourceFormat, SplitMethod, apply_flags, load_config
 from preflight.console import make_console
 from preflight.errors import UsageError
-from preflight.manifest.store import ManifestKind
+from preflight.manifest.store import ManifestKind, default_path
 from preflight.pipelines.audit import audit as run_audit
 from preflight.pipelines.audit import require_usable, scan_options
-from preflight.reports.files import write_reports
+from preflight.reports.files import refuse_writing_over, write_reports
 from preflight.reports.terminal import render_audit
 from preflight.results import Verdict
 
@@ -109,6 +109,8 @@ def audit(
             },
         )  # fmt: skip
         _check_options(cfg, given)
+        target = manifest if manifest is not None else default_path(source)
+        refuse_writing_over(target, json_out, junit, markdown, html)
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if given and report.kind is ManifestKind.RECORDINGS:

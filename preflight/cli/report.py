@@ -14,7 +14,7 @@ from preflight.console import make_console
 from preflight.manifest.audits import audit_history
 from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import last_report
-from preflight.reports.files import write_reports
+from preflight.reports.files import refuse_writing_over, write_reports
 from preflight.reports.terminal import render_audit, render_history
 from preflight.results import Verdict
 
@@ -41,6 +41,7 @@ def report(
     """
     with exit_2_on_error():
         path = manifest_of(source, config=config)
+        refuse_writing_over(path, json_out, junit, markdown, html)
         with Manifest.open(path, read_only=True) as m:
             stored = last_report(m, audit_id)
             history = audit_history(m)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from preflight import signals
 from preflight.cli._exit import print_error
 from preflight.cli._help import flag
 from preflight.console import make_console
@@ -73,7 +74,7 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
     from preflight.run_config import load_run_config
 
     console, errors = make_console(), make_console(stderr=True)
-    talk = not quiet and int(os.environ.get("RANK", "0")) == 0
+    talk = not quiet and _rank_zero()
     try:
         cfg = load_run_config(config)
         epochs = (smoke_config(cfg) if smoke else cfg).train.epochs
@@ -94,6 +95,8 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         print_error(str(exc))
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
+        if signals.received() is not None:
+            raise  # a signal: the command's interrupt handler says so (cli.interrupts)
         errors.print(
             "[yellow]interrupted[/yellow]: continue from the last checkpoint with "
             f"`preflight train {escape(str(config))} --resume`"
@@ -107,6 +110,14 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         if html is not None:
             console.print(f"HTML report: {escape(str(html))}")
     raise typer.Exit(result.exit_code)
+
+
+def _rank_zero() -> bool:
+    """Whether this is rank 0; a malformed RANK counts as 0, so its error is shown."""
+    try:
+        return int(os.environ.get("RANK") or "0") == 0
+    except ValueError:
+        return True
 
 
 def _write_html(run_id: str, config: RunConfig, path: Path) -> None:

@@ -371,19 +371,34 @@ def _build_entry(job: _Job) -> list[RejectedRecording]:
 
 
 def _write_atomic(path: Path, content: bytes | np.ndarray) -> None:
-    """Write to a unique temporary file beside ``path``, flush it to disk, rename it."""
+    """Write to a unique temporary file beside ``path``, flush it to disk, rename it.
+
+    Raises:
+        UsageError: the write failed (a full disk, no permission): the entry is not written,
+            no temporary file is left, and the message names the file and a fix.
+    """
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP}{path.suffix}")
     try:
-        with open(tmp, "wb") as fh:
-            if isinstance(content, np.ndarray):
-                np.save(fh, content, allow_pickle=False)
-            else:
-                fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _write_flushed(tmp, path, content)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the window cache: {exc.strerror or exc}; free space, or point "
+            "data.cache at another disk, and run again (entries already written are kept)",
+            path=path,
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_flushed(tmp: Path, path: Path, content: bytes | np.ndarray) -> None:
+    with open(tmp, "wb") as fh:
+        if isinstance(content, np.ndarray):
+            np.save(fh, content, allow_pickle=False)
+        else:
+            fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def _stale(item: Path, wanted: set[str] | None) -> bool:

@@ -128,6 +128,16 @@ def edf_headers(m: Manifest) -> list[tuple[str, float, str | None, float | None]
     )
 
 
+def files_rejected_for(m: Manifest, reason: str) -> set[str]:
+    """The paths of the files the readers rejected for ``reason`` (e.g. ``too_large``)."""
+    return {r[0] for r in m.query("SELECT path FROM files WHERE error_reason = ?", [str(reason)])}
+
+
+def edf_rates_and_durations(m: Manifest) -> list[tuple[str, list[float], float]]:
+    """Every cached EDF header's (path, sampling_rates, duration_s), by path."""
+    return m.query("SELECT path, sampling_rates, duration_s FROM edf_headers ORDER BY 1")
+
+
 def create_parquet_cache(m: Manifest) -> None:
     """Create the Parquet cache tables; drop the earlier layout's (a label bitmap per file)."""
     for table, column in _PARQUET_LAYOUT.items():

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "group_count",
+    "inputs_with_rejections",
     "leaked_groups",
     "patient_count",
     "patients_in_several_splits",
@@ -155,6 +156,16 @@ def recordings_in_several_splits(m: Manifest) -> list[tuple[list[str], list[str]
         "SELECT list(coalesce(path, recording_id) ORDER BY split, path),"
         " list(split ORDER BY split, path) FROM recordings WHERE content_hash IS NOT NULL"
         " GROUP BY content_hash HAVING count(DISTINCT split) > 1 ORDER BY 1"
+    )
+
+
+def inputs_with_rejections(m: Manifest) -> list[tuple[str, str | None, str | None, bool]]:
+    """Every input: (path, rejection reason or None, message, whether it is a file the scan
+    read), the files kept and every rejection (files, list entries, walk problems), by path."""
+    return m.query(
+        "SELECT path, NULL, NULL, true FROM files WHERE path NOT IN (SELECT path FROM rejected)"
+        " UNION ALL SELECT r.path, r.reason, r.message, f.path IS NOT NULL FROM rejected r"
+        " LEFT JOIN files f USING (path) ORDER BY 1"
     )
 
 

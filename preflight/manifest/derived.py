@@ -116,6 +116,28 @@ def recording_paths(m: Manifest, recording_ids: list[str]) -> list[tuple[str, st
     )
 
 
+def sibling_sources(
+    m: Manifest, recording_ids: list[str], culprits: list[tuple[str, str]]
+) -> list[tuple[str, str, str, str]]:
+    """The other annotation sources of recordings about to be dropped for one source's fault.
+
+    Args:
+        m: the manifest, with ``recordings_sources`` staged.
+        recording_ids: the recordings dropped.
+        culprits: (recording_id, source_path) of the sources at fault, left out.
+
+    Returns:
+        Rows (recording_id, source_path, key, kind), by recording then source.
+    """
+    return m.query(
+        "SELECT s.recording_id, s.source_path, s.key, f.kind FROM recordings_sources s"
+        " JOIN files f ON f.path = s.source_path"
+        " WHERE list_contains(?, s.recording_id) AND f.kind <> 'edf'"
+        " AND NOT list_contains(?, [s.recording_id, s.source_path]) ORDER BY 1, 2",
+        [recording_ids, [list(c) for c in culprits]],
+    )
+
+
 def drop_recordings(m: Manifest, recording_ids: list[str]) -> None:
     """Remove recordings (and their staged annotation sources) from the derived tables."""
     m.con.execute("DELETE FROM recordings WHERE list_contains(?, recording_id)", [recording_ids])

@@ -134,7 +134,8 @@ def rejected(m: Manifest) -> list[dict[str, Any]]:
     then line."""
     rows = m.query(
         "SELECT path, reason, message, line, recording, cause_path, cause_recording FROM rejected"
-        " ORDER BY cause_path IS NOT NULL, path, line NULLS FIRST, recording NULLS FIRST, reason"
+        " ORDER BY cause_path IS NOT NULL, path, line NULLS FIRST, recording NULLS FIRST, reason,"
+        " message"
     )
     names = ("path", "reason", "message", "line", "recording", "cause_path", "cause_recording")
     return [dict(zip(names, row, strict=True)) for row in rows]

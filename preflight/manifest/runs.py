@@ -73,6 +73,7 @@ class RunStatus(StrEnum):
     STOPPED_BY_MONITOR = "stopped_by_monitor"
     GATE_FAILED = "gate_failed"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # SIGINT or SIGTERM: resumable from its newest checkpoint
 
 
 class RunRecord(BaseModel):
@@ -219,6 +220,6 @@ def get_run(m: Manifest, run_id: str) -> RunRecord:
 
 def resumable_runs(m: Manifest, kind: str = "train") -> list[RunRecord]:
     """Runs that ended without finishing (killed or interrupted), newest first."""
-    unfinished = (RunStatus.RUNNING, RunStatus.FAILED)
+    unfinished = (RunStatus.RUNNING, RunStatus.FAILED, RunStatus.INTERRUPTED)
     runs = [r for r in list_runs(m) if r.kind == kind and r.status in unfinished]
     return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)

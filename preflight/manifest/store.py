@@ -7,6 +7,7 @@ manifest as it was before.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from preflight import signals
 from preflight.errors import ManifestError
 from preflight.manifest import schema
 
@@ -145,31 +147,88 @@ class Manifest:
                 raise ManifestError(f"cannot create folder: {exc.strerror}", path=path) from exc
         con = _connect_waiting(path, read_only=read_only, wait_s=wait_s)
         manifest = cls(con, path, read_only=read_only)
-        if not read_only:
-            manifest._migrate()
+        try:
+            version = manifest._schema_version()
+            if not read_only:
+                manifest._migrate(version)
+        except BaseException as exc:
+            manifest.close()
+            if isinstance(exc, duckdb.Error):
+                raise manifest._failed(exc) from exc
+            raise
         return manifest
 
     def close(self) -> None:
         """Close the connection and release the lock."""
-        self.con.close()
+        # A damaged file can fail to close: the error that matters is raised already.
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
 
     def __enter__(self) -> Manifest:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close; a DuckDB error inside the block (a damaged file, a full disk at commit) leaves
+        it as one ``ManifestError`` naming the file and a fix: the manifest's one boundary."""
         self.close()
+        if isinstance(exc, duckdb.Error):
+            raise self._failed(exc) from exc
 
-    def _migrate(self) -> None:
-        version = self.meta("schema_version") if self._has_table("meta") else None
-        if version == str(schema.SCHEMA_VERSION):
-            return  # current: no write, so an unchanged re-audit takes no write lock work
-        if version is not None and int(version) > schema.SCHEMA_VERSION:
+    def _failed(self, exc: duckdb.Error) -> BaseException:
+        stop = signals.received()
+        if stop is not None:  # DuckDB's "Query interrupted": the signal is what happened
+            return stop
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "no space left" in str(exc).lower():
+            return ManifestError(
+                f"no space left on the manifest's disk ({text}); nothing was committed: free "
+                "space or pass --manifest on another disk, then run again",
+                path=self.path,
+            )
+        return ManifestError(
+            f"the manifest cannot be read or written ({text}); it may be damaged or its disk "
+            "full: delete it (an audit rebuilds it) or pass another --manifest",
+            path=self.path,
+        )
+
+    def _schema_version(self) -> int | None:
+        """The manifest's schema version; None for a new, empty database file.
+
+        Raises:
+            ManifestError: the file is another application's database, its version is not a
+                number (damaged), or it is newer than this preflight.
+        """
+        tables = [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables ORDER BY 1"
+        ).fetchall()]  # fmt: skip
+        if not tables:
+            return None
+        version = self.meta("schema_version") if "meta" in tables else None
+        if version is None:
+            listed = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
+            raise ManifestError(
+                f"not a preflight manifest: a DuckDB database holding other tables ({listed}) "
+                "and no schema version; pass another --manifest (preflight never writes into it)",
+                path=self.path,
+            )
+        if not version.isdecimal():
+            raise ManifestError(
+                f"manifest schema version {version!r} is not a number: the file is damaged; "
+                "delete it (an audit rebuilds it) or pass another --manifest",
+                path=self.path,
+            )
+        if int(version) > schema.SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema version {version} is newer than this preflight "
                 f"(knows {schema.SCHEMA_VERSION}); upgrade preflight or use another --manifest",
                 path=self.path,
             )
-        schema.create_cache_tables(self.con, None if version is None else int(version))
+        return int(version)
+
+    def _migrate(self, version: int | None) -> None:
+        if version == schema.SCHEMA_VERSION:
+            return  # current: no write, so an unchanged re-audit takes no write lock work
+        schema.create_cache_tables(self.con, version)
 
     def _has_table(self, name: str) -> bool:
         row = self.con.execute(
@@ -271,7 +330,12 @@ def _connect_waiting(path: Path, *, read_only: bool, wait_s: float) -> duckdb.Du
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise ManifestError(f"cannot open manifest: {exc}", path=path) from exc
+                raise ManifestError(
+                    f"cannot open manifest ({str(exc).strip().splitlines()[0]}): the file may be "
+                    "truncated or damaged; delete it (an audit rebuilds it) or pass another "
+                    "--manifest",
+                    path=path,
+                ) from exc
             if not told:  # at once, not after the wait: a silent pause looks like a hang
                 _tell_waiting(path, str(exc), wait_s)
                 told = True

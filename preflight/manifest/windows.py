@@ -53,18 +53,21 @@ class WindowParams:
 _SEIZURES = """
 CREATE OR REPLACE TABLE seizures AS
 WITH pos AS (
-    SELECT e.recording_id, e.start_s, e.stop_s
+    SELECT e.recording_id, e.start_s, e.stop_s, e.event_idx
     FROM events e JOIN recordings r
       ON r.recording_id = e.recording_id AND r.label_source = e.source_path
     WHERE e.positive
 ), ordered AS (
+    -- A total order (event_idx breaks ties between identical intervals): both window passes
+    -- must see the rows in the same order, or identical events split a seizure at random.
     SELECT *, max(stop_s) OVER (
-        PARTITION BY recording_id ORDER BY start_s, stop_s
+        PARTITION BY recording_id ORDER BY start_s, stop_s, event_idx
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
     FROM pos
 ), grouped AS (
     SELECT *, sum(CASE WHEN reach IS NULL OR start_s > reach THEN 1 ELSE 0 END) OVER (
-        PARTITION BY recording_id ORDER BY start_s, stop_s ROWS UNBOUNDED PRECEDING) AS grp
+        PARTITION BY recording_id ORDER BY start_s, stop_s, event_idx
+        ROWS UNBOUNDED PRECEDING) AS grp
     FROM ordered
 )
 SELECT g.recording_id, any_value(r.rec_idx) AS rec_idx, CAST(grp - 1 AS INTEGER) AS seizure_idx,

@@ -48,7 +48,7 @@ def scan_options(
     """Scan options from the ``audit`` section of a config."""
     return ScanOptions(
         fmt=config.format, labels_only=config.labels_only, window=config.window_params(),
-        workers=workers, progress=progress, errata=config.errata,
+        workers=workers, progress=progress, errata=config.errata, limits=config.limits,
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from preflight import signals
 from preflight.data.montage import check_recordings
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
 from preflight.manifest.audits import last_audit_id
@@ -204,6 +205,17 @@ def _notice(report: AuditReport, decided: Start | _GateFailed) -> GateNotice:
     )  # fmt: skip
 
 
+def _ended_by(exc: BaseException) -> tuple[RunStatus, str]:
+    """A signal (or Ctrl-C) interrupts a run, resumable; anything else fails it."""
+    stop = signals.received()
+    if stop is not None or isinstance(exc, KeyboardInterrupt):
+        name = stop.name if stop is not None else "KeyboardInterrupt"
+        return RunStatus.INTERRUPTED, (
+            f"interrupted by {name}; resume from the newest checkpoint with --resume"
+        )
+    return RunStatus.FAILED, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _deterministic(mode: bool) -> None:
     """``torch.use_deterministic_algorithms(mode)``, without importing Inductor to do it.
 
@@ -240,9 +252,9 @@ def _train(
         status, message = run_epochs(session, on_epoch, bar)
     except BaseException as exc:
         if world.is_main:
-            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            status, why = _ended_by(exc)
             with contextlib.suppress(PreflightError):  # the original error is the one to see
-                set_status(start.manifest, start.run_id, RunStatus.FAILED, why)
+                set_status(start.manifest, start.run_id, status, why)
         raise
     best = session.book.best.get("path")
     return RunResult(

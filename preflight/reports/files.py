@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from preflight.errors import UsageError
 from preflight.manifest.store import Manifest
 from preflight.reports.json_report import write_text_atomic
 from preflight.reports.model import AuditReport
 
-__all__ = ["write_reports"]
+__all__ = ["refuse_writing_over", "write_reports"]
 
 
 def write_reports(
@@ -36,3 +38,30 @@ def write_reports(
         with Manifest.open(report.manifest.path, read_only=True) as m:
             extras = collect_plot_data(m)
         write_text_atomic(html, render_html(report, extras))
+
+
+def refuse_writing_over(manifest: Path, *outputs: Path | None) -> None:
+    """A report path naming the manifest (or its write-ahead log) would destroy the manifest
+    and its audit and run history: refused before anything runs.
+
+    Raises:
+        UsageError: naming the option's path.
+    """
+    guarded = {_same_file_key(manifest), _same_file_key(Path(f"{manifest}.wal"))}
+    for out in outputs:
+        if out is not None and _same_file_key(out) in guarded:
+            raise UsageError(
+                "a report cannot be written over the manifest (it holds the audit and run "
+                "history); choose another file name",
+                path=out,
+            )
+
+
+def _same_file_key(path: Path) -> object:
+    """What identifies the file ``path`` names: (device, inode) when it exists, else the
+    absolute path with links resolved."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)

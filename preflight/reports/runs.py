@@ -32,6 +32,7 @@ _STYLE = {
     RunStatus.STOPPED_BY_MONITOR: "red",
     RunStatus.GATE_FAILED: "red",
     RunStatus.FAILED: "red",
+    RunStatus.INTERRUPTED: "yellow",
 }
 
 

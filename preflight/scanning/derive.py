@@ -19,6 +19,7 @@ from preflight.manifest.windows import WindowParams, build_seizures, build_windo
 from preflight.scanning.discover import Kind
 from preflight.scanning.layout import Placement, place
 from preflight.sources import durations
+from preflight.sources.limits import ScanLimits, check_duration, check_rates
 
 # Files that list several recordings: a rejection may concern one entry (its key) only.
 _LISTS = frozenset({Kind.CHBMIT_SUMMARY, Kind.SIENA_LIST})
@@ -85,6 +86,7 @@ class Derived:
     rejected: list[tuple[str, str, str, int | None, str | None, str | None, str | None]] = field(
         default_factory=list
     )
+    ids: dict[str, str] = field(default_factory=dict)  # recording id -> the file that made it
 
     def reject(
         self,
@@ -109,6 +111,20 @@ class Derived:
         prefix = "" if src.kind is Kind.EDF else f"{src.key}: "
         self.reject(src.path, reason, prefix + message, line, entry=src.entry)
 
+    def reject_siblings(self, srcs: list[_Source], cause: list[str]) -> None:
+        """Reject the good annotation files of a recording rejected for another one of its
+        annotation files (``cause``, by path): a sibling is never silently dropped."""
+        names = ", ".join(sorted({posixpath.basename(p) for p in cause}))
+        for s in srcs:
+            if s.kind is Kind.EDF or s.problem is not None or s.path in cause:
+                continue
+            prefix = f"{s.key}: " if s.kind in _LISTS else ""
+            self.reject(
+                s.path, Reason.ANNOTATION_REJECTED,
+                f"{prefix}not used: the recording's other annotation file {names} was rejected",
+                s.line, entry=s.entry, cause=(sorted(cause)[0], None),
+            )  # fmt: skip
+
     def add_recording(
         self,
         folder: str,
@@ -119,8 +135,19 @@ class Derived:
         duration: float,
         edf: _Edf | None = None,
     ) -> None:
-        """Append one recording row (and its annotation sources)."""
+        """Append one recording row (and its annotation sources); a second file for the same
+        recording (``x.edf`` beside ``x.EDF`` or ``x.bdf``) is rejected naming the first."""
         rec_id = f"{folder}/{key}" if folder else key
+        path = edf.path if edf else label.path
+        first = self.ids.get(rec_id)
+        if first is not None:
+            self.reject(
+                path, Reason.DUPLICATE_RECORDING,
+                f"a second file for recording {rec_id}, already read from {first}: "
+                "keep one of the two",
+            )  # fmt: skip
+            return
+        self.ids[rec_id] = path
         row: dict[str, object] = {
             "recording_id": rec_id,
             "rec_idx": -1,  # numbered once the set of recordings is final
@@ -151,22 +178,27 @@ def derive(
     params: WindowParams,
     walk_problems: list[tuple[str, Reason, str]],
     missing_hint: str = "",
+    limits: ScanLimits | None = None,
 ) -> None:
     """Rebuild recordings, events, seizures, windows and rejected from the parse cache.
 
     ``missing_hint`` ends the message of an EDF without annotations (``missing_annotations``):
-    what to try (``discover.missing_annotations_hint``).
+    what to try (``discover.missing_annotations_hint``). ``limits``: what a header or an
+    annotation file may claim before it is rejected as implausible (``audit.limits``).
     """
+    limits = limits or ScanLimits()
     out = Derived()
     for path, reason, message in walk_problems:
         out.reject(path, reason, message)
     file_errors = _file_errors(m, kinds, out)
+    if Kind.EDF in kinds and not labels_only:
+        _reject_implausible_edfs(m, limits, file_errors, out)
     sources = _load_sources(m, kinds, file_errors, edfplus=edfplus or labels_only)
     by_key: dict[tuple[str, str], list[_Source]] = defaultdict(list)
     for src in sources:
         by_key[(posixpath.dirname(src.path), src.key)].append(src)
     if labels_only:
-        _match_labels_only(by_key, out)
+        _match_labels_only(by_key, out, limits, file_errors)
     else:
         edfs = _load_edfs(m, kinds, file_errors)
         _match_edfs(edfs, by_key, file_errors, out, hint=missing_hint)
@@ -182,6 +214,20 @@ def _file_errors(m: Manifest, kinds: frozenset[Kind], out: Derived) -> dict[str,
             errors[path] = Kind(kind)
             out.reject(path, reason, message, line)
     return errors
+
+
+def _reject_implausible_edfs(
+    m: Manifest, limits: ScanLimits, file_errors: dict[str, Kind], out: Derived
+) -> None:
+    """Reject EDF headers outside ``audit.limits`` before any window exists (see
+    ``sources.limits``); their annotation files follow as ``recording_rejected``."""
+    for path, rates, duration in cache_tables.edf_rates_and_durations(m):
+        if path in file_errors:
+            continue
+        problem = check_rates(rates, limits) or check_duration(duration, limits, "header says")
+        if problem is not None:
+            file_errors[path] = Kind.EDF
+            out.reject(path, *problem)
 
 
 def _annotation_key(path: str, kind: Kind) -> str:
@@ -277,6 +323,7 @@ def _match_edfs(
                 edf.path, Reason.ANNOTATION_REJECTED, f"its annotations were rejected: {names}",
                 cause=(sorted(lost)[0], None),
             )  # fmt: skip
+            out.reject_siblings(srcs, lost)
             continue
         _add_recording(edf, folder, key, srcs, out, hint=hint)
     rejected_edfs = _rejected_recordings(file_errors)
@@ -339,6 +386,7 @@ def _add_recording(
             cause=(first.path, first.entry),
         )  # fmt: skip
     if bad:
+        out.reject_siblings(srcs, [s.path for s in bad])
         return
     if not srcs:
         out.reject(
@@ -379,19 +427,32 @@ def _durations_disagree(edf: _Edf, srcs: list[_Source], out: Derived) -> bool:
     return True
 
 
-def _match_labels_only(by_key: dict[tuple[str, str], list[_Source]], out: Derived) -> None:
+def _match_labels_only(
+    by_key: dict[tuple[str, str], list[_Source]],
+    out: Derived,
+    limits: ScanLimits,
+    file_errors: dict[str, Kind],
+) -> None:
+    unreadable = _rejected_annotations(file_errors)
     for (folder, key), all_srcs in sorted(by_key.items()):
         srcs = [s for s in all_srcs if s.kind is not Kind.EDF]
         bad = [s for s in srcs if s.problem is not None]
         for s in bad:
             out.reject_source(s)
-        if bad or not srcs:
+        lost = [s.path for s in bad] + unreadable.get((folder, key), [])
+        if lost:
+            out.reject_siblings(srcs, lost)
+        if lost or not srcs:
             continue
         label = min(srcs, key=lambda s: (s.rank, s.path))
         duration = next((s.duration for s in [label, *srcs] if s.duration is not None), None)
         if duration is None:
             msg = f"{key}: a labels-only audit needs a duration and these annotations give none"
             out.reject(label.path, Reason.NO_DURATION, msg, label.line, entry=label.entry)
+            continue
+        implausible = check_duration(duration, limits, f"{key}: the annotations say")
+        if implausible is not None:
+            out.reject(label.path, *implausible, label.line, entry=label.entry)
             continue
         out.add_recording(folder, key, srcs, label, place(label.path, key, label.kind), duration)
 
@@ -424,6 +485,15 @@ def _reject_out_of_range(m: Manifest, out: Derived) -> None:
             source, Reason.OUT_OF_RANGE,
             f"event ends at {stop:g} s, past the recording's end at {duration:g} s", line,
             entry=entry,
+        )  # fmt: skip
+    culprits = sorted({(r[0], r[1]) for r in rows})
+    for rec_id, source, key, kind in derived.sibling_sources(m, gone, culprits):
+        cause = ", ".join(posixpath.basename(c[1]) for c in culprits if c[0] == rec_id)
+        prefix = f"{key}: " if Kind(kind) in _LISTS else ""
+        out.reject(
+            source, Reason.ANNOTATION_REJECTED,
+            f"{prefix}not used: the recording's other annotation file {cause} was rejected",
+            entry=key if Kind(kind) in _LISTS else None, cause=first[rec_id],
         )  # fmt: skip
     for rec_id, path in derived.recording_paths(m, gone):
         if path is not None:

@@ -3,7 +3,8 @@
 Only file names decide: no file is opened here. Folders whose name starts with a dot (such as the
 manifest's own ``.preflight``) are skipped, symlinked folders are followed once (a loop is
 reported, not followed forever), and a folder that cannot be listed becomes a rejected input, as
-does an input whose name is not UTF-8 (named with its odd bytes escaped).
+do a symlink that leads nowhere (whatever its name: it may be a whole split) and an input whose
+name is not UTF-8 (named with its odd bytes escaped).
 """
 
 from __future__ import annotations
@@ -170,7 +171,11 @@ def _list(
                 continue
             kind = classify(name)
             if kind is None or kind not in allowed:
-                out.ignored += 1
+                dangling = None if name.startswith(".") else dangling_link(entry.path)
+                if dangling is not None:
+                    out.problems.append((printable(prefix + name), Reason.UNREADABLE, dangling))
+                else:
+                    out.ignored += 1
                 continue
             if not is_utf8(name):
                 out.problems.append(undecodable_name(prefix + name, "file"))
@@ -180,6 +185,18 @@ def _list(
         except OSError as exc:
             problem = f"cannot stat: {exc.strerror}"
             out.problems.append((printable(prefix + name), Reason.UNREADABLE, problem))
+
+
+def dangling_link(path: str) -> str | None:
+    """The problem with a symlink that leads nowhere (a ``dev`` folder link to an unmounted
+    disk is a lost split, not an ignorable name), or None for anything else."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return f"dangling symlink: its target {printable(target)} does not exist"
 
 
 def undecodable_name(rel: str, what: str) -> tuple[str, Reason, str]:

@@ -36,7 +36,7 @@ import pyarrow as pa
 from preflight.errors import Reason
 from preflight.manifest import cache_tables
 from preflight.manifest.store import Manifest
-from preflight.scanning.discover import is_utf8, undecodable_name
+from preflight.scanning.discover import dangling_link, is_utf8, printable, undecodable_name
 from preflight.scanning.parquet_derive import derive_tables
 from preflight.scanning.parquet_read import FileRead, Found, ReadResult, read_tables
 from preflight.scanning.scan import ScanResult, finish_scan
@@ -134,7 +134,11 @@ def discover_tables(root: Path, pattern: str) -> _Walked:
         dirs[:] = [d for d in visible if is_utf8(d)]
         for name in names:
             if not fnmatch.fnmatchcase(name, pattern):
-                ignored += 1
+                dangling = None if name.startswith(".") else dangling_link(f"{folder}/{name}")
+                if dangling is not None:
+                    problems.append((printable(prefix + name), Reason.UNREADABLE, dangling))
+                else:
+                    ignored += 1
                 continue
             if not is_utf8(name):  # cannot be stored, printed or handed to pyarrow as text
                 problems.append(undecodable_name(prefix + name, "file"))

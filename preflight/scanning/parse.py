@@ -23,6 +23,7 @@ from typing import Any
 from preflight.errors import InputError, Reason
 from preflight.scanning.discover import Found, Kind
 from preflight.sources import bids, chbmit, edf, edfplus, seizeit, siena, tusz
+from preflight.sources.limits import ScanLimits, check_annotation_size
 from preflight.sources.records import AnnotationFileResult, EdfHeader
 from preflight.sources.text import open_regular
 
@@ -82,10 +83,16 @@ class Parsed:
     note_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def parse_file(root: str, found: Found, errata: bool = True) -> Parsed:
+def parse_file(
+    root: str, found: Found, errata: bool = True, limits: ScanLimits | None = None
+) -> Parsed:
     """Read one file under ``root``: its header or annotations, and its content hash.
 
     ``errata``: let the readers that know published errata apply them (see ``reader_of``).
+    ``limits``: what an annotation file may weigh (``audit.limits``). Never raises: bad input, an
+    unreadable file, an annotation file past the size limit and any unexpected exception
+    (``internal_error``, a bug in preflight) become a rejection on the record, so one file
+    cannot end the audit.
     """
     path = os.path.join(root, found.rel)
     name, version = reader_of(found.kind, errata)
@@ -93,8 +100,13 @@ def parse_file(root: str, found: Found, errata: bool = True) -> Parsed:
     error: tuple[str | None, str | None, int | None] = (None, None, None)
     header: EdfHeader | None = None
     annotations: AnnotationFileResult | None = None
+    too_large = None
+    if found.kind is not Kind.EDF:
+        too_large = check_annotation_size(found.size, limits or ScanLimits())
     try:
-        if found.kind is Kind.EDF:
+        if too_large is not None:
+            error = (str(too_large[0]), too_large[1], None)
+        elif found.kind is Kind.EDF:
             header = edf.read_header(path)
             content_hash = edf.content_fingerprint(path, header.header_bytes)
             stem = posixpath.splitext(posixpath.basename(found.rel))[0]
@@ -110,14 +122,27 @@ def parse_file(root: str, found: Found, errata: bool = True) -> Parsed:
         error = (str(exc.reason), exc.message, exc.line)
     except OSError as exc:
         error = (str(Reason.UNREADABLE), f"cannot read file: {exc.strerror or exc}", None)
+    except Exception as exc:  # a bug must cost one file, not the audit
+        header, annotations = None, None
+        error = (str(Reason.INTERNAL_ERROR), _internal(exc), None)
     file_row = (
         found.rel, str(found.kind), found.size, found.mtime_ns, content_hash, name, version,
         *error,
     )  # fmt: skip
     out = Parsed(found.rel, file_row, _header_row(found.rel, header))
     if annotations is not None:
-        _annotation_rows(found.rel, annotations, out)
+        try:
+            _annotation_rows(found.rel, annotations, out)
+        except Exception as exc:  # as above: one file, not the audit
+            message = (
+                f"preflight failed on this file ({type(exc).__name__}: {exc}); please report it"
+            )
+            return Parsed(found.rel, (*file_row[:7], str(Reason.INTERNAL_ERROR), message, None))
     return out
+
+
+def _internal(exc: Exception) -> str:
+    return f"preflight failed on this file ({type(exc).__name__}: {exc}); please report it"
 
 
 def _header_row(rel: str, h: EdfHeader | None) -> tuple[Any, ...] | None:
@@ -155,7 +180,12 @@ def _annotation_rows(source: str, result: AnnotationFileResult, out: Parsed) -> 
 
 
 def parse_chunk(
-    root: str, files: list[Found], out_dir: str, chunk: int, errata: bool = True
+    root: str,
+    files: list[Found],
+    out_dir: str,
+    chunk: int,
+    errata: bool = True,
+    limits: ScanLimits | None = None,
 ) -> list[str]:
     """Read ``files`` and write their rows to ``<out_dir>/<table>-<chunk>.parquet``.
 
@@ -167,7 +197,7 @@ def parse_chunk(
 
     tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
     for found in files:
-        p = parse_file(root, found, errata)
+        p = parse_file(root, found, errata, limits)
         tables["files"].append(p.file_row)
         if p.header_row is not None:
             tables["edf_headers"].append(p.header_row)
@@ -233,6 +263,8 @@ def worker_init(parent: int | None = None) -> None:
     a SIGKILLed audit.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Ctrl-C reaches the whole process group: the parent stops the pool and says so once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         _die_with(parent)
 

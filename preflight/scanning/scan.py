@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from preflight.errors import Reason
 from preflight.manifest import cache_tables
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import WindowParams
@@ -37,6 +38,7 @@ from preflight.scanning.discover import (
     missing_annotations_hint,
 )
 from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, reader_of
+from preflight.sources.limits import ScanLimits
 
 # Below this many files to read, the pool's start-up costs more than it saves.
 PARALLEL_MIN_FILES = 64
@@ -53,6 +55,7 @@ class ScanOptions:
         workers: worker processes (default: the machine's cores).
         progress: show a progress bar on the terminal.
         errata: apply the published errata of real corpora (``preflight.sources.errata``).
+        limits: plausibility limits (``audit.limits``): what a header or file may claim.
     """
 
     fmt: SourceFormat = SourceFormat.AUTO
@@ -61,6 +64,7 @@ class ScanOptions:
     workers: int | None = None
     progress: bool = False
     errata: bool = True
+    limits: ScanLimits = field(default_factory=ScanLimits)
 
 
 class ScanInfo(BaseModel):
@@ -126,8 +130,13 @@ def scan(
     wanted = [f for f in found.files if f.kind in kinds]
     cached = cache_tables.cached_files(manifest)
     errata = options.errata
+    # A file left unread for its size is read again when the limit may have moved.
+    too_large = cache_tables.files_rejected_for(manifest, Reason.TOO_LARGE)
     to_read = [
-        f for f in wanted if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind, errata)[1])
+        f
+        for f in wanted
+        if cached.get(f.rel) != (f.size, f.mtime_ns, reader_of(f.kind, errata)[1])
+        or f.rel in too_large
     ]
     present = {f.rel for f in found.files}
     deleted = sorted(p for p in cached if p not in present)
@@ -145,6 +154,7 @@ def scan(
                 edfplus=options.fmt is SourceFormat.EDFPLUS, params=options.window,
                 walk_problems=found.problems,
                 missing_hint=missing_annotations_hint(options.fmt, {f.kind for f in found.files}),
+                limits=options.limits,
             )  # fmt: skip
             rebuilt = finish_scan(manifest, fingerprint, state, rebuild)
     return ScanResult(
@@ -169,12 +179,12 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
     with ProgressReporter("Reading headers and annotations", len(files), options.progress) as bar:
         if n <= 1 or len(files) < PARALLEL_MIN_FILES:
             for i, chunk in enumerate(chunks):
-                read += parse_chunk(root, chunk, staging, i, options.errata)
+                read += parse_chunk(root, chunk, staging, i, options.errata, options.limits)
                 bar.advance(len(chunk))
             return read
         with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
-                pool.submit(parse_chunk, root, chunk, staging, i, options.errata)
+                pool.submit(parse_chunk, root, chunk, staging, i, options.errata, options.limits)
                 for i, chunk in enumerate(chunks)
             ]
             for future in as_completed(futures):
@@ -221,6 +231,7 @@ def _state(options: ScanOptions, found: Discovery, kinds: frozenset[Kind]) -> di
         "kinds": ",".join(sorted(kinds)),
         "walk_problems": json.dumps(found.problems),
         "readers": json.dumps(sorted({"/".join(reader_of(k, options.errata)) for k in kinds})),
+        "limits": options.limits.model_dump_json(),
     }
 
 
@@ -235,6 +246,7 @@ def params_of(options: ScanOptions) -> dict[str, object]:
     """The scan options as plain data, for the audit history."""
     data = asdict(options)
     data["fmt"] = str(options.fmt)
+    data["limits"] = options.limits.model_dump()
     return data
 
 

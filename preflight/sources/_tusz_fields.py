@@ -22,7 +22,9 @@ __all__ = [
     "unknown_label",
 ]
 
-READER_VERSION = "1"  # bump when a TUSZ reader returns something different for the same file
+# Bump when a TUSZ reader returns something different for the same file (2: two disagreeing
+# header lines are rejected).
+READER_VERSION = "2"
 
 
 def parse_integer(text: str, *, path: Path, line: int) -> int:

@@ -49,7 +49,7 @@ from preflight.sources.text import open_regular
 __all__ = ["READER_NAME", "READER_VERSION", "content_fingerprint", "read_header"]
 
 READER_NAME = "edf-header"
-READER_VERSION = "2"  # 2: EDF+ seizure annotations with a negative onset are rejected
+READER_VERSION = "3"  # 2: negative seizure onsets rejected; 3: comma decimals in TALs read
 
 _EDF_MAGIC = b"0       "
 _BDF_MAGIC = b"\xffBIOSEMI"
@@ -66,7 +66,9 @@ _DATE_OR_TIME = re.compile(rb"(\d\d)[.:](\d\d)[.:](\d\d)")
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 # One TAL: +onset [\x15 duration] \x14 texts separated by \x14 \x14 \x00. Texts hold no NUL, so a
 # TAL never runs across the zero padding that ends each record's annotation slot.
-_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14([^\x00]*?)\x14\x00")
+# Onsets and durations: a decimal point as the EDF+ spec says, or a comma as some European
+# recorders write (``+12,5``): read both; a TAL the pattern does not match holds no annotation.
+_TAL = re.compile(rb"([+-]\d+(?:[.,]\d*)?)(?:\x15(\d+(?:[.,]\d*)?))?\x14([^\x00]*?)\x14\x00")
 
 # The four 8-byte signal-header fields stored one after the other from byte 104 x ns.
 _RANGE_FIELDS = ("physical minimum", "physical maximum", "digital minimum", "digital maximum")
@@ -393,8 +395,8 @@ def _parse_tals(
     found: list[tuple[float, float | None, str]] = []
     for stream_index, stream in enumerate(streams):
         for k, tal in enumerate(_TAL.finditer(stream)):
-            onset = float(tal[1])
-            duration = None if tal[2] is None else float(tal[2])
+            onset = float(tal[1].replace(b",", b"."))
+            duration = None if tal[2] is None else float(tal[2].replace(b",", b"."))
             for text in tal[3].split(b"\x14"):
                 if text:
                     found.append((onset, duration, _utf8(text, path)))

@@ -10,13 +10,18 @@ duration, and notes that start before the recording, are not intervals of it and
 from __future__ import annotations
 
 import math
+import re
 
 from preflight.errors import AnnotationError, Reason
 from preflight.sources.labels import GENERIC_SEIZURE
 from preflight.sources.records import AnnotationFileResult, EdfHeader, Event, RecordingAnnotations
 
 READER_NAME = "edfplus-annotations"
-READER_VERSION = "2"  # 2: EDF+ seizure annotations with a negative onset are rejected
+READER_VERSION = "3"  # 2: negative onsets rejected; 3: `Seizure onset` / `end` markers paired
+
+# Instant markers that open and close a seizure (``Seizure onset`` ... ``Seizure end``).
+_OPENS = re.compile(r"(?:seizure|sz)[\s_-]*(?:onset|start|begin)", re.IGNORECASE)
+_CLOSES = re.compile(r"(?:seizure|sz)[\s_-]*(?:end|offset|stop)", re.IGNORECASE)
 
 
 def is_seizure_text(text: str) -> bool:
@@ -38,7 +43,13 @@ def annotations_from_header(key: str, header: EdfHeader) -> AnnotationFileResult
     if not header.annotations:
         return None
     events: list[Event] = []
+    try:
+        events += _marker_pairs(header.annotations)
+    except AnnotationError as unpaired:
+        return AnnotationFileResult(READER_NAME, (), problems=((key, unpaired),))
     for position, (onset, duration, text) in enumerate(header.annotations, start=1):
+        if _OPENS.fullmatch(text.strip()) or _CLOSES.fullmatch(text.strip()):
+            continue  # paired above
         positive = is_seizure_text(text)
         problem = _seizure_problem(position, onset, duration, text) if positive else None
         if problem is not None:
@@ -49,6 +60,52 @@ def annotations_from_header(key: str, header: EdfHeader) -> AnnotationFileResult
         events.append(Event(onset, onset + duration, text.strip(), positive))
     rec = RecordingAnnotations(key=key, events=tuple(events), duration=header.duration)
     return AnnotationFileResult(READER_NAME, (rec,))
+
+
+def _marker_pairs(annotations: tuple[tuple[float, float | None, str], ...]) -> list[Event]:
+    """``Seizure onset`` / ``Seizure end`` instant markers, in time order, as seizure intervals.
+
+    Raises:
+        AnnotationError: an onset without a following end, an end without an onset before it,
+            or an end at or before its onset (``bad_interval``, naming the marker's position).
+    """
+    markers = sorted(
+        (onset, position, bool(_OPENS.fullmatch(text.strip())), text.strip())
+        for position, (onset, _, text) in enumerate(annotations, start=1)
+        if _OPENS.fullmatch(text.strip()) or _CLOSES.fullmatch(text.strip())
+    )
+    events: list[Event] = []
+    opened: tuple[float, int, str] | None = None
+    for onset, position, opens, text in markers:
+        where = f"annotation {position} ({text!r} at {onset:g} s)"
+        if opens and opened is not None:
+            raise AnnotationError(
+                f"seizure marker {where} opens a seizure while annotation {opened[1]} "
+                f"({opened[2]!r} at {opened[0]:g} s) has no end marker yet",
+                reason=Reason.BAD_INTERVAL,
+            )
+        if opens:
+            opened = (onset, position, text)
+            continue
+        if opened is None or onset <= opened[0]:
+            raise AnnotationError(
+                f"seizure marker {where} ends a seizure that no earlier onset marker opened",
+                reason=Reason.BAD_INTERVAL,
+            )
+        if opened[0] < 0:
+            raise AnnotationError(
+                f"seizure marker annotation {opened[1]} starts before the recording",
+                reason=Reason.BAD_INTERVAL,
+            )
+        events.append(Event(opened[0], onset, "seizure", True))
+        opened = None
+    if opened is not None:
+        raise AnnotationError(
+            f"seizure marker annotation {opened[1]} ({opened[2]!r} at {opened[0]:g} s) has no "
+            "end marker after it: the seizure's end is unknown",
+            reason=Reason.BAD_INTERVAL,
+        )
+    return events
 
 
 def _seizure_problem(position: int, onset: float, duration: float | None, text: str) -> str | None:

@@ -173,7 +173,16 @@ def _csv_header(lines: list[str], path: Path) -> tuple[dict[str, tuple[str, int]
         if text.startswith("#"):
             key, equals, value = text[1:].partition("=")
             if equals:  # the bare `#` line and free comments carry no key
-                header[key.strip().lower()] = (value.strip(), index + 1)
+                name, said = key.strip().lower(), value.strip()
+                if name in header and header[name][0] != said:
+                    first, first_line = header[name]
+                    raise bad_format(
+                        f"a second '# {name}' line says {said!r}; line {first_line} said "
+                        f"{first!r}: which one is meant?",
+                        path=path,
+                        line=index + 1,
+                    )
+                header.setdefault(name, (said, index + 1))
             continue
         columns = [column.strip().lower() for column in text.split(",")]
         if tuple(columns) != _CSV_COLUMNS:

@@ -51,6 +51,41 @@ def pick_device(choice: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
+def env_int(name: str, default: int, *, low: int) -> int:
+    """A whole-number environment variable (torchrun's ``WORLD_SIZE``, ``RANK`` ...).
+
+    Raises:
+        UsageError: naming the variable and its value.
+    """
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise UsageError(
+            f"environment variable {name}={text!r} is not a whole number >= {low}; torchrun "
+            f"sets it: unset it, or launch with torchrun"
+        )
+    return value
+
+
+def _require_torchrun(size: int, rank: int) -> None:
+    """``WORLD_SIZE`` > 1 joins a process group: only torchrun (or a launcher like it) sets the
+    rendezvous; without it the run would fail deep inside torch.distributed, or wait forever."""
+    missing = [v for v in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        raise UsageError(
+            f"WORLD_SIZE={size} asks for {size} processes but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set: launch with `torchrun "
+            f"--nproc-per-node {size} -m preflight train CONFIG`, or unset WORLD_SIZE"
+        )
+    if rank >= size:
+        raise UsageError(f"environment variable RANK={rank} is not below WORLD_SIZE={size}")
+
+
 @dataclass(frozen=True)
 class World:
     """This process's place among the ranks of a run.
@@ -69,9 +104,17 @@ class World:
 
     @classmethod
     def from_env(cls, device_choice: str) -> World:
-        """Join the process group torchrun describes in the environment, if there is one."""
-        size = int(os.environ.get("WORLD_SIZE", "1"))
-        device = pick_device(device_choice, int(os.environ.get("LOCAL_RANK", "0")))
+        """Join the process group torchrun describes in the environment, if there is one.
+
+        Raises:
+            UsageError: ``WORLD_SIZE``, ``RANK`` or ``LOCAL_RANK`` is not a whole number (or out
+                of range), or ``WORLD_SIZE`` > 1 without the rendezvous torchrun sets up.
+        """
+        size = env_int("WORLD_SIZE", 1, low=1)
+        rank = env_int("RANK", 0, low=0)
+        device = pick_device(device_choice, env_int("LOCAL_RANK", 0, low=0))
+        if size > 1:
+            _require_torchrun(size, rank)
         if size <= 1:
             return cls(rank=0, size=1, device=device)
         owns = not dist.is_initialized()

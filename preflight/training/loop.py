@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from preflight import signals
+from preflight.errors import UsageError
 from preflight.manifest.runs import RunStatus, update_run
 from preflight.models.registry import model_args
 from preflight.progress import EpochBar
@@ -73,6 +75,32 @@ def learning_rate(step: int, *, lr: float, min_lr: float, warmup: int, total: in
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
+def _checked_logits(
+    output: Any, y: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The model's logits, checked against the batch: a user's model returning another shape is
+    a set-up error (exit 2), said in one line, not a traceback from inside the loss.
+
+    Raises:
+        UsageError: the output is of another form, or its shapes do not match the batch.
+    """
+    try:
+        window, sample = model_logits(output)
+    except TypeError as exc:
+        raise UsageError(f"the model's output does not fit: {exc}") from None
+    if tuple(window.shape) != tuple(y.shape):
+        raise UsageError(
+            f"the model returned window logits of shape {tuple(window.shape)} for a batch of "
+            f"{y.shape[0]} windows; it must return (B,) or (B, 1): (batch, 1) per window"
+        )
+    if sample is not None and tuple(sample.shape) != tuple(mask.shape):
+        raise UsageError(
+            f"the model returned per-sample logits of shape {tuple(sample.shape)}; the batch's "
+            f"sample labels are {tuple(mask.shape)} (B, T)"
+        )
+    return window, sample
+
+
 def compute_loss(
     output: Any,
     y: torch.Tensor,
@@ -90,7 +118,7 @@ def compute_loss(
         pos_weight: (1,) weight of positive terms, or None.
         sample_weight: weight of the per-sample loss; 0 leaves it out.
     """
-    window, sample = model_logits(output)  # (B,), (B, T) | None
+    window, sample = _checked_logits(output, y, mask)  # (B,), (B, T) | None
     loss = F.binary_cross_entropy_with_logits(window.float(), y, pos_weight=pos_weight)
     if sample is not None and sample_weight > 0:
         per_sample = F.binary_cross_entropy_with_logits(sample.float(), mask, pos_weight=pos_weight)
@@ -192,6 +220,7 @@ def _train_epoch(
     loss_sum = 0.0
     s.data.guard.begin_epoch()
     for x, y, mask, ids in s.data.loaders.train:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
+        signals.raise_if_received()  # a safe point: between optimizer steps
         admitted, stop = _admit(s, x, y, ids, epoch)
         if admitted:
             loss, grad_norm = _step(s, x, y, mask)

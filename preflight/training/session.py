@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from preflight.data.sample import BalancedSampler, PositiveBatchSampler, pos_weight
 from preflight.data.window_index import WindowIndex
-from preflight.errors import UsageError
+from preflight.errors import ConfigError, UsageError
 from preflight.models.registry import build_model, resolve_model
 from preflight.run_config import RunConfig, Sampling
 from preflight.training import checkpoint as ckpt
@@ -254,6 +254,11 @@ def seeded_model(
         kwargs.setdefault(key, value)
     torch.manual_seed(config.train.seed)  # the same initial weights on every rank, every run
     raw = build_model(config.model.name, **kwargs).to(world.device)
+    if not any(p.requires_grad for p in raw.parameters()):
+        raise ConfigError(
+            f"model {config.model.name!r} has no trainable parameters: nothing to train "
+            "(register its layers as attributes or nn.ModuleList, not plain lists)"
+        )
     if not world.distributed:
         return raw, raw
     ids = [world.device.index] if world.device.type == "cuda" else None

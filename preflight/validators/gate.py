@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,18 @@ from preflight.manifest import checks as manifest_checks
 from preflight.manifest import queries
 from preflight.manifest.store import Manifest, ManifestKind
 from preflight.results import CheckResult, Severity, Verdict, verdict
+from preflight.validators import floor
+from preflight.validators.expected_splits import expected_splits, why_missing
 from preflight.validators.group_leaks import group_disjoint
 from preflight.validators.schemas import SCHEMA_TABLES, check_schemas
-from preflight.validators.suites import AGGREGATE_COLUMNS, Role, Suite, load_suite, run_suite
+from preflight.validators.suites import (
+    AGGREGATE_COLUMNS,
+    PACKAGED_SUITES,
+    Role,
+    Suite,
+    load_suite,
+    run_suite,
+)
 
 __all__ = ["BUILTIN_CHECKS", "GateResult", "aggregate_frame", "run_gate", "split_roles"]
 
@@ -90,13 +99,13 @@ def run_gate(
             check.
         ManifestError: the manifest lacks derived tables or cannot be read.
     """
-    chosen = load_suite(suite or config.suite or _default_suite(manifest))
+    chosen = _with_packaged(load_suite(suite or config.suite or _default_suite(manifest)), manifest)
     _check_severity_names(config, chosen)
     with _reading(manifest):
         _require_tables(manifest)
         frame = aggregate_frame(queries.split_stats(manifest), config)
         checks = check_schemas(manifest)
-        checks.append(_splits_present(list(frame["split"]), config))
+        checks.append(_splits_present(manifest, list(frame["split"]), config))
         checks += run_suite(chosen, frame, config)
         if len(frame) > 1:
             checks += [_patient_disjoint(manifest), _recording_disjoint(manifest)]
@@ -104,12 +113,26 @@ def run_gate(
             checks += [groups] if groups is not None else []
             checks.append(_split_fraction_ratio(frame, config))
         checks.append(_rejected_fraction(manifest, config))
+        tables = manifest.kind is ManifestKind.TABLES
     overrides = config.severities
     checks = [
         c.model_copy(update={"severity": overrides[c.name]}) if c.name in overrides else c
         for c in checks
     ]
+    checks = floor.enforce(checks, floor.floor_checks(frame, tables=tables))
     return GateResult(checks, chosen.name, chosen.sha256, chosen.path)
+
+
+def _with_packaged(chosen: Suite, m: Manifest) -> Suite:
+    """A user's suite file adds to the packaged suite of the corpus kind: its expectations run
+    beside the packaged ones, and one with a packaged check's name replaces that one (the floor
+    still holds: ``floor.enforce``). Name, path and hash stay the user file's."""
+    if chosen.path in {load_suite(name).path for name in PACKAGED_SUITES}:
+        return chosen
+    packaged = load_suite(_default_suite(m))
+    names = chosen.check_names()
+    kept = tuple(e for e in packaged.expectations if e.check_name() not in names)
+    return replace(chosen, expectations=kept + chosen.expectations)
 
 
 def split_roles(splits: list[str], config: GateConfig) -> dict[str, Role]:
@@ -215,16 +238,16 @@ def _listing(items: list[str]) -> str:
     return "; ".join(items[:EXAMPLES]) + more
 
 
-def _splits_present(splits: list[str], config: GateConfig) -> CheckResult:
+def _splits_present(m: Manifest, splits: list[str], config: GateConfig) -> CheckResult:
     roles = split_roles(splits, config)
     train = [s for s, r in roles.items() if r is Role.TRAIN]
-    wanted = [config.train_split if splits != [UNSPLIT] else UNSPLIT]
-    wanted += list(config.evaluation_splits or [])
+    wanted = expected_splits(m, config, splits)
     missing = [s for s in wanted if s not in splits]
     evaluation = [s for s, r in roles.items() if r is Role.EVALUATION]
     found = ", ".join(splits) or "none"
     if missing:
-        message = f"missing split(s) {', '.join(missing)} (the corpus has: {found})"
+        why = "; ".join(f"{s}: {why_missing(m, s)}" for s in missing)
+        message = f"missing split(s) {', '.join(missing)} (the corpus has: {found}): {why}"
     elif evaluation:
         message = f"train split: {train[0]}; evaluation split(s): {', '.join(evaluation)}"
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,6 +90,35 @@ def _siena_entry_without_file(root: Path) -> None:
 
 
 BIG_ROWS = 100_000  # 3.2 MB of rows
+
+
+BCKG_CHANNEL_CSV = BCKG_CSV.removesuffix("_bi")  # the per-channel sibling of the .csv_bi
+CHANNEL_ROW = "FP1-F7,0.0000,100.0000,bckg,1.0000"
+BOTH_FOLLOW = ((BCKG_EDF, "annotation_rejected"), (BCKG_CHANNEL_CSV, "annotation_rejected"))
+
+
+def _with_channel_csv(term_rows: list[str], *, utf16: bool = False) -> Callable[[Path], None]:
+    """A good per-channel ``.csv`` beside the background recording's ``.csv_bi`` of ``rows``."""
+
+    def make(root: Path) -> None:
+        write(BCKG_CHANNEL_CSV, csv_bi(BCKG_NAME, 100, [CHANNEL_ROW]))(root)
+        text = csv_bi(BCKG_NAME, 100, term_rows)
+        target = root / BCKG_CSV
+        target.write_bytes(text.encode("utf-16") if utf16 else text.encode("utf-8"))
+
+    return make
+
+
+def _past_end_with_channel_csv(root: Path) -> None:
+    write(BCKG_CHANNEL_CSV, csv_bi(BCKG_NAME, 100, [CHANNEL_ROW]))(root)
+    bckg_csv(term(150, 160), duration=200)(root)
+
+
+def _huge_csv(root: Path) -> None:
+    """A 200 MB file (the 6-million-row case) costs nothing on disk: rows, then a hole."""
+    target = root / BCKG_CSV
+    bckg_csv(term(0, 100, "bckg"))(root)
+    os.truncate(target, 200 * 1024 * 1024)
 
 
 def _big_csv(root: Path) -> None:
@@ -348,6 +378,89 @@ ANNOTATION_CASES = [
         line=None,
         path=BCKG_CSV,
         check=_big_csv_parsed,
+    ),
+    BadInput(
+        id="csv_over_the_size_limit",
+        kind=ANNOTATION,
+        description="a 200 MB `.csv_bi` (sparse: valid rows, then a hole); never read",
+        make=_huge_csv,
+        reason="too_large",
+        line=None,
+        path=BCKG_CSV,
+        also=CSV_REJECTS_EDF,
+        delta=-1,
+        needle="audit.limits.max_annotation_mb",
+        timeout_s=30.0,
+    ),
+    BadInput(
+        id="csv_bi_utf16_beside_good_csv",
+        kind=ANNOTATION,
+        description="a UTF-16 `.csv_bi` beside a good per-channel `.csv`: the `.csv` is not lost",
+        make=_with_channel_csv([term(0, 100, "bckg")], utf16=True),
+        reason="undecodable",
+        line=1,
+        path=BCKG_CSV,
+        also=BOTH_FOLLOW,
+        delta=-1,
+    ),
+    BadInput(
+        id="csv_bi_inf_stop_beside_good_csv",
+        kind=ANNOTATION,
+        description="a `.csv_bi` row stopping at `inf` beside a good `.csv`",
+        make=_with_channel_csv(["TERM,0.0000,inf,bckg,1.0000"]),
+        reason="bad_interval",
+        line=CSV_FIRST_ROW,
+        path=BCKG_CSV,
+        also=BOTH_FOLLOW,
+        delta=-1,
+    ),
+    BadInput(
+        id="csv_bi_1e308_stop_beside_good_csv",
+        kind=ANNOTATION,
+        description="a `.csv_bi` row stopping at `1e308` beside a good `.csv`",
+        make=_with_channel_csv(["TERM,0.0000,1e308,bckg,1.0000"]),
+        reason="out_of_range",
+        line=CSV_FIRST_ROW,
+        path=BCKG_CSV,
+        also=BOTH_FOLLOW,
+        delta=-1,
+    ),
+    BadInput(
+        id="csv_bi_past_edf_end_beside_good_csv",
+        kind=ANNOTATION,
+        description="a `.csv_bi` event past the EDF's end (inside its `# duration`) beside a "
+        "good `.csv`",
+        make=_past_end_with_channel_csv,
+        reason="out_of_range",
+        line=CSV_FIRST_ROW,
+        path=BCKG_CSV,
+        also=BOTH_FOLLOW,
+        delta=-1,
+    ),
+    BadInput(
+        id="csv_nul_label_beside_good_csv_bi",
+        kind=ANNOTATION,
+        description="a per-channel `.csv` with a NUL in a label beside a good `.csv_bi`",
+        make=write(
+            BCKG_CHANNEL_CSV, csv_bi(BCKG_NAME, 100, ["FP1-F7,0.0000,100.0000,bc\x00kg,1.0000"])
+        ),
+        reason="unknown_label",
+        line=CSV_FIRST_ROW,
+        path=BCKG_CHANNEL_CSV,
+        also=((BCKG_EDF, "annotation_rejected"), (BCKG_CSV, "annotation_rejected")),
+        delta=-1,
+    ),
+    BadInput(
+        id="csv_two_durations",
+        kind=ANNOTATION,
+        description="two `# duration` lines that disagree (100 s, then 50 s)",
+        make=replace(BCKG_CSV, "# montage_file", "# duration = 50.00 secs\n# montage_file"),
+        reason="bad_format",
+        line=4,
+        path=BCKG_CSV,
+        also=CSV_REJECTS_EDF,
+        delta=-1,
+        needle="a second '# duration' line says '50.00 secs'; line 3 said '100.00 secs'",
     ),
     BadInput(
         id="tse_bad_row",

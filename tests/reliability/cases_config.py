@@ -195,4 +195,47 @@ CONFIG_CASES = [
         path=CONFIG,
         needle="config file not found",
     ),
+    BadInput(
+        id="config_floor_severity",
+        kind=CONFIG_KIND,
+        description="`gate.severities: {both_classes: warning}` (a floor check)",
+        make=_config(BASE_CONFIG + "  severities:\n    both_classes: warning\n"),
+        reason=CONFIG_ERROR,
+        line=BASE_LINES + 2,
+        path=CONFIG,
+        needle="gate.severities.both_classes",
+    ),
+    BadInput(
+        id="config_floor_severity_auroc",
+        kind=CONFIG_KIND,
+        description="`gate.severities: {auroc_defined: warning}` among allowed overrides",
+        make=_config(
+            BASE_CONFIG + "  severities:\n    split_fraction_ratio: error\n"
+            "    min_positive_patients: warning\n    auroc_defined: warning\n"
+        ),
+        reason=CONFIG_ERROR,
+        line=BASE_LINES + 4,
+        path=CONFIG,
+        needle="auroc_defined is a floor check",
+    ),
+    BadInput(
+        id="config_threshold_below_floor",
+        kind=CONFIG_KIND,
+        description="`gate.evaluation.min_positive_events: 0` (below the floor of 1)",
+        make=_config(BASE_CONFIG + "  evaluation:\n    min_positive_events: 0\n"),
+        reason=CONFIG_ERROR,
+        line=BASE_LINES + 2,
+        path=CONFIG,
+        needle="gate.evaluation.min_positive_events",
+    ),
+    BadInput(
+        id="config_limit_out_of_bounds",
+        kind=CONFIG_KIND,
+        description="`audit.limits.max_recording_hours: 100000` (past a year: not a limit)",
+        make=_config("audit:\n  limits:\n    max_recording_hours: 100000\n" + BASE_CONFIG),
+        reason=CONFIG_ERROR,
+        line=3,
+        path=CONFIG,
+        needle="audit.limits.max_recording_hours",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,44 @@ from tests.reliability.corpus import (
 )
 
 BCKG_DATA = 100 * 2 * 16 * 2  # bytes of data: 100 records x 2 signals x 16 samples x 2 bytes
+
+
+def _comma_onset(root: Path) -> None:
+    """The 30.5 s seizure's TAL rewritten with a comma (same length, so the record holds)."""
+    raw = edfplus_bytes("rec01", ((30.5, 20.0, "Seizure"),))
+    assert raw.count(b"+30.5\x1520\x14") == 1
+    write(P.edfplus, raw.replace(b"+30.5\x1520\x14", b"+30,5\x1520\x14"))(root)
+
+
+def _seizure_is(interval: tuple[float, float]) -> Callable[[Outcome], None]:
+    def check(outcome: Outcome) -> None:
+        rows = in_manifest(
+            outcome,
+            "SELECT s.start_s, s.stop_s FROM seizures s JOIN recordings r USING (rec_idx)"
+            " WHERE r.path = ?",
+            [P.edfplus],
+        )
+        assert rows == [interval]
+
+    return check
+
+
+def _longer_than_a_week(root: Path) -> None:
+    """700,000 records of 1 s at 16 Hz: every field plausible but the length (a sparse file)."""
+    target = root / BCKG_EDF
+    patch(target, N_RECORDS_AT, 700000)
+    header = len(target.read_bytes()) - BCKG_DATA
+    os.truncate(target, header + 700000 * 2 * 16 * 2)
+
+
+def _same_stem(suffix: str, *, bdf: bool = False) -> Callable[[Path], None]:
+    """A second recording file with the background recording's stem (sorted before it)."""
+
+    def make(root: Path) -> None:
+        other = (root / BCKG_EDF).with_suffix(suffix)
+        other.write_bytes(edf_bytes(BCKG_NAME + suffix, 100, bdf=bdf))
+
+    return make
 
 
 def _zero_signals(root: Path) -> None:
@@ -338,5 +377,97 @@ EDF_CASES = [
         path=P.edfplus,
         delta=-1,
         needle="annotation 1 ('Seizure' at -5 s) starts before the recording",
+    ),
+    BadInput(
+        id="edf_absurd_record_duration",
+        kind=EDF,
+        description="data record duration 99,999,999 s (billions of windows)",
+        make=patch_bckg(RECORD_DURATION_AT, 99999999),
+        reason="implausible_header",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="audit.limits",
+        timeout_s=60.0,
+    ),
+    BadInput(
+        id="edf_absurd_low_rate",
+        kind=EDF,
+        description="16 samples per 6,250 s record: 0.00256 Hz, 173 h",
+        make=patch_bckg(RECORD_DURATION_AT, 6250),
+        reason="implausible_header",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="0.00256 Hz",
+    ),
+    BadInput(
+        id="edf_longer_than_a_week",
+        kind=EDF,
+        description="a plausible rate over 700,000 one-second records (8.1 days, sparse file)",
+        make=_longer_than_a_week,
+        reason="implausible_duration",
+        line=None,
+        path=BCKG_EDF,
+        also=EDF_REJECTS_CSV,
+        delta=-1,
+        needle="8.1 days",
+        timeout_s=60.0,
+    ),
+    BadInput(
+        id="edf_same_stem_upper_case",
+        kind=EDF,
+        description="`x.EDF` beside `x.edf`: two files for one recording",
+        make=_same_stem(".EDF"),
+        reason="duplicate_recording",
+        line=None,
+        path=BCKG_EDF,
+        needle=BCKG_NAME + ".EDF",
+    ),
+    BadInput(
+        id="edf_same_stem_bdf",
+        kind=EDF,
+        description="`x.bdf` beside `x.edf`: two files for one recording",
+        make=_same_stem(".bdf", bdf=True),
+        reason="duplicate_recording",
+        line=None,
+        path=BCKG_EDF,
+        needle=BCKG_NAME + ".bdf",
+    ),
+    BadInput(
+        id="edfplus_comma_decimal_onset",
+        kind=EDF,
+        description="EDF+ seizure TAL `+30,5` (a comma decimal, as some recorders write)",
+        make=_comma_onset,
+        reason=ACCEPTED,
+        line=None,
+        path=P.edfplus,
+        check=_seizure_is((30.5, 50.5)),
+    ),
+    BadInput(
+        id="edfplus_onset_end_markers",
+        kind=EDF,
+        description="EDF+ instant markers `Seizure onset` at 30 s, `Seizure end` at 50 s",
+        make=write(
+            P.edfplus,
+            edfplus_bytes("rec01", ((30.0, None, "Seizure onset"), (50.0, None, "Seizure end"))),
+        ),
+        reason=ACCEPTED,
+        line=None,
+        path=P.edfplus,
+        check=_seizure_is((30.0, 50.0)),
+    ),
+    BadInput(
+        id="edfplus_onset_without_end",
+        kind=EDF,
+        description="EDF+ `Seizure onset` marker with no `Seizure end` after it",
+        make=write(P.edfplus, edfplus_bytes("rec01", ((30.0, None, "Seizure onset"),))),
+        reason="bad_interval",
+        line=None,
+        path=P.edfplus,
+        delta=-1,
+        needle="has no end marker after it",
     ),
 ]

@@ -97,6 +97,56 @@ FAULTS = (
     ("a run config writing outside its folder", "exit 2 naming key and line, nothing written",
      ("test_safety.py::test_an_output_path_cannot_escape_the_config_folder",
       "test_safety.py::test_train_refuses_an_escaping_path_before_writing_anything")),
+    ("a user suite (`--suite FILE`, `gate.suite`) that is empty or lowers the floor's "
+     "thresholds, on a corpus whose dev split holds no seizure", "the floor still fails the "
+     "audit (exit 1): a user suite adds to the packaged one",
+     ("test_floor.py::test_a_user_suite_cannot_lower_the_floor",
+      "test_floor.py::test_a_user_suite_adds_to_the_packaged_one")),
+    ("an expected split lost: `dev` a dangling link, a mode-000 folder, or a Parquet tier of "
+     "0-row files", "`splits_present` fails (exit 1) naming the split and why; the folder or "
+     "link is listed as rejected",
+     ("test_floor.py::test_a_dangling_dev_link_is_a_missing_split",
+      "test_floor.py::test_an_unreadable_dev_folder_is_a_missing_split",
+      "test_floor.py::test_a_tier_of_empty_parquet_files_is_a_missing_split")),
+    ("`--labels-only` with `# duration = 1` then 300 zeros, or 1e9 s", "`implausible_duration`, "
+     "before any window exists (was: a DuckDB conversion error, or 31-87 s and ~5 GB)",
+     ("test_limits.py::test_labels_only_durations_no_window_count_holds",)),
+    ("an unexpected exception inside a reader (a bug planted for one file)", "that file is "
+     "rejected as `internal_error` with the exception's text; the audit goes on",
+     ("test_limits.py::test_an_exception_in_a_reader_costs_one_file",)),
+    ("an annotation file over `audit.limits.max_annotation_mb`, then the limit raised",
+     "`too_large` without being opened; read on the next audit once the limit allows it",
+     ("test_limits.py::test_raising_the_size_limit_reads_the_file_again",)),
+    ("a labels-only audit of a recording whose `.csv_bi` (or `.csv`) is broken",
+     "its good sibling is rejected as `annotation_rejected` naming the broken file",
+     ("test_siblings.py::test_labels_only_rejects_the_sibling_of_a_bad_file",)),
+    ("2,000 identical seizure rows per file (30 files); duplicate and touching intervals "
+     "(hypothesis)", "the same report on every audit of the same bytes, equal to a brute-force "
+     "merge: every query feeding a check has a total order",
+     ("test_determinism.py::test_two_thousand_identical_seizure_rows",
+      "test_determinism.py::test_duplicate_and_touching_intervals_audit_the_same_twice")),
+    ("a truncated manifest, another application's DuckDB file, `meta.schema_version` `abc` or "
+     "newer than preflight, under `audit`, `report` and `runs`", "exit 2, one line naming the "
+     "file and a fix; nothing written into another application's database",
+     ("test_manifest_damage.py::test_a_damaged_manifest_is_a_usage_error",)),
+    ("`--json`, `--junit`, `--markdown` or `--html` naming the manifest itself", "refused "
+     "(exit 2) before anything runs; the manifest and its history intact",
+     ("test_manifest_damage.py::test_no_report_is_written_over_the_manifest",)),
+    ("no space left when the audit commits, or when the window cache writes an entry",
+     "exit 2, one line naming the file; nothing committed; no temporary file left",
+     ("test_manifest_damage.py::test_full_disks_at_commit_and_under_the_window_cache",)),
+    ("`preflight train` with a user model returning (B, 2), or holding no parameters",
+     "exit 2, one line naming the model and what it must return; the run row `failed`",
+     ("test_train_setup.py::test_a_user_model_that_cannot_train_is_a_usage_error",)),
+    ("`WORLD_SIZE=2` without torchrun, `RANK=abc`, `WORLD_SIZE=two`", "exit 2, one line naming "
+     "the variable and how to launch",
+     ("test_train_setup.py::test_a_broken_torchrun_environment_is_a_usage_error",)),
+    ("SIGINT or SIGTERM while DuckDB runs a statement during an audit", "exit 130 / 143 with "
+     "one line; the audit rolled back whole; the next audit works",
+     ("test_signals.py::test_a_signal_during_a_duckdb_statement_stops_the_audit_cleanly",)),
+    ("SIGTERM during `preflight train`", "exit 143 with one line; the run row `interrupted` "
+     "(resumable), not left `running`",
+     ("test_signals.py::test_sigterm_marks_a_training_run_interrupted",)),
     ("random EDF headers, EDF+ annotations, annotation files and configs (hypothesis)",
      "nothing escapes but preflight's own errors", ("test_fuzz.py",)),
 )  # fmt: skip

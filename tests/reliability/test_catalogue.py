@@ -282,6 +282,14 @@ def test_readme_lists_every_case() -> None:
     """The README's list is generated too (between its catalogue markers)."""
     readme = README.read_text(encoding="utf-8")
     assert f"<!-- catalogue:start -->\n{readme_list()}<!-- catalogue:end -->" in readme
+    counts = {kind: sum(c.kind == kind for c in CATALOGUE) for kind in KINDS}
+    stated = " ".join(readme.split())
+    assert (
+        f"lists {len(CATALOGUE) + len(PARQUET)} bad inputs ({counts['edf']} EDF, "
+        f"{counts['annotation']} annotation, {counts['layout']} layout, {counts['config']} config, "
+        f"{len(PARQUET)} Parquet)"
+    ) in stated
+    assert f"The first {len(CATALOGUE)} are" in stated
 
 
 # One case per file they touch, so they can be planted together.

@@ -113,7 +113,7 @@ def test_sampler_need_ignores_float_noise() -> None:
 def test_negative_threshold_names_key_and_line(tmp_path: Path) -> None:
     err = error_of(tmp_path, "gate:\n  train:\n    min_positive_windows: -1\n")
     expected = (
-        "gate.train.min_positive_windows (line 3): Input should be greater than or equal to 0"
+        "gate.train.min_positive_windows (line 3): Input should be greater than or equal to 1"
     )
     assert expected in str(err)
     assert err.line == 3

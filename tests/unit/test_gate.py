@@ -235,7 +235,10 @@ def test_configured_evaluation_split_missing(tmp_path: Path) -> None:
     result = gate(tmp_path, config=GateConfig(evaluation_splits=["dev", "test"]))
     check = find(result, "splits_present")
     assert not check.passed
-    assert check.message == "missing split(s) test (the corpus has: train, dev, eval)"
+    assert check.message == (
+        "missing split(s) test (the corpus has: train, dev, eval): "
+        "test: missing: no folder or file of the corpus belongs to it"
+    )
     assert ("auroc_defined", "eval") not in {(c.name, c.split) for c in result.checks}
 
 
@@ -293,7 +296,8 @@ def test_user_suite_by_path(tmp_path: Path) -> None:
     result = gate(tmp_path, suite=path)
     assert (result.suite_name, result.suite_path) == ("team_rules", str(path))
     assert result.suite_hash == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert not {c.name for c in result.checks} & SUITE_CHECKS
+    # A user suite adds to the packaged one (the floor cannot be replaced away).
+    assert {c.name for c in result.checks} >= SUITE_CHECKS
     check = find(result, "min_recordings", "dev")
     assert (check.passed, check.severity, check.observed) == (False, Severity.WARNING, 2)
     assert check.message == "dev split has 2 recordings (needs >= 3)"
@@ -310,7 +314,8 @@ def test_suite_named_in_config(tmp_path: Path) -> None:
     assert find(result, "min_positive_windows", "dev").message == (
         "dev split has 3 positive rows (needs >= 1)"
     )
-    assert "min_positive_events" not in {c.name for c in result.checks}
+    # The table suite asks nothing of events, but an EEG corpus keeps the floor's event check.
+    assert find(result, "min_positive_events", "dev").message.endswith("[floor]")
 
 
 def test_parquet_corpus_gets_the_table_suite(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"scanning", "split", "validators"}),
     frozenset({"evaluation", "config"}),
     frozenset({"sources", "manifest", "models", "expectations"}),
-    frozenset({"errors", "results", "progress", "console", "_version"}),  # the ground floor
+    frozenset({"errors", "results", "progress", "console", "signals", "_version"}),  # ground floor
 )
 
 
