@@ -116,7 +116,7 @@ def _reason(path: Path) -> Reason:
 
 
 def test_reader_identity() -> None:
-    assert (READER_NAME, READER_VERSION) == ("edf-header", "2")
+    assert (READER_NAME, READER_VERSION) == ("edf-header", "3")
     assert set(edf.__all__) == {
         "READER_NAME",
         "READER_VERSION",
