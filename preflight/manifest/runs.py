@@ -4,12 +4,15 @@ One row per run, created on first use (``CREATE TABLE IF NOT EXISTS``, no schema
 
     runs (run_id VARCHAR PRIMARY KEY, kind VARCHAR, started TIMESTAMP, finished TIMESTAMP,
           status VARCHAR, message VARCHAR, config VARCHAR, audit_id INTEGER, run_dir VARCHAR,
-          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR)
+          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR,
+          scheduler VARCHAR, job_id VARCHAR, script VARCHAR, cluster VARCHAR)
 
-``config``, ``metrics`` (one object per epoch), ``checkpoints`` and ``monitors`` (the monitor
-records) are JSON. ``status`` is a ``RunStatus``; a row left ``running`` by a killed process is
-what ``preflight train --resume`` picks up. Every write opens the manifest, writes and closes it
-again, so ``preflight runs`` can read the table while a run trains.
+``config``, ``metrics`` (one object per epoch), ``checkpoints``, ``monitors`` (the monitor
+records) and ``cluster`` (the resources asked for) are JSON. A run ``preflight submit`` queued has
+its ``scheduler`` (``slurm``), ``job_id`` and batch ``script`` (schema version 4 added them).
+``status`` is a ``RunStatus``; a row left ``running`` by a killed process, or ``interrupted`` by
+SIGTERM, is what ``preflight train --resume`` picks up. Every write opens the manifest, writes
+and closes it again, so ``preflight runs`` can read the table while a run trains.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "list_runs",
     "new_run_id",
     "resumable_runs",
+    "set_job",
     "set_status",
     "start_run",
     "update_run",
@@ -50,18 +54,26 @@ RUNS_DDL = """CREATE TABLE IF NOT EXISTS runs (
     run_dir VARCHAR,                -- where its checkpoints are
     metrics VARCHAR,                -- JSON list, one object per epoch
     checkpoints VARCHAR,            -- JSON {"kept": [...], "best": ...}
-    monitors VARCHAR                -- JSON list of monitor records
+    monitors VARCHAR,               -- JSON list of monitor records
+    scheduler VARCHAR,              -- slurm, for a run preflight submit queued; else NULL
+    job_id VARCHAR,                 -- the scheduler's job id
+    script VARCHAR,                 -- the batch script submitted
+    cluster VARCHAR                 -- JSON: the resources asked for (ClusterConfig)
 )"""
 _COLUMNS = (
     "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
-    "checkpoints, monitors"
+    "checkpoints, monitors, scheduler, job_id, script, cluster"
 )
+_ADDED_IN_4 = ("scheduler", "job_id", "script", "cluster")  # absent from an older read-only file
 
 
 class RunStatus(StrEnum):
     """How a run ended (or that it has not)."""
 
+    QUEUED = "queued"  # submitted to a scheduler; the job has not started training
     RUNNING = "running"
+    INTERRUPTED = "interrupted"  # SIGTERM (a time limit, a preemption): resumable
+    CANCELLED = "cancelled"  # cancelled while queued (preflight runs cancel)
     COMPLETED = "completed"
     STOPPED_BY_MONITOR = "stopped_by_monitor"
     GATE_FAILED = "gate_failed"
@@ -83,6 +95,10 @@ class RunRecord(BaseModel):
     metrics: list[dict[str, Any]]
     checkpoints: dict[str, Any]
     monitors: list[dict[str, Any]]
+    scheduler: str | None = None
+    job_id: str | None = None
+    script: str | None = None
+    cluster: dict[str, Any] | None = None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -105,10 +121,11 @@ def start_run(
     with Manifest.open(manifest) as m:
         m.con.execute(RUNS_DDL)
         m.con.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
             [
                 run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
                 audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]",
+                None, None, None, None,
             ],
         )  # fmt: skip
 
@@ -147,6 +164,24 @@ def set_status(manifest: str | Path, run_id: str, status: RunStatus, message: st
         )
 
 
+def set_job(
+    manifest: str | Path,
+    run_id: str,
+    *,
+    scheduler: str,
+    job_id: str | None,
+    script: Path | None,
+    cluster: dict[str, Any],
+) -> None:
+    """Record where a run was submitted: the scheduler, its job id, the script, the resources."""
+    with Manifest.open(manifest) as m:
+        m.con.execute(
+            "UPDATE runs SET scheduler = ?, job_id = ?, script = ?, cluster = ? WHERE run_id = ?",
+            [scheduler, job_id, None if script is None else str(script), json.dumps(cluster),
+             run_id],
+        )  # fmt: skip
+
+
 def _has_runs(m: Manifest) -> bool:
     return bool(
         m.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'")[0][0]
@@ -158,6 +193,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     for key, empty in (("config", "{}"), ("metrics", "[]"), ("checkpoints", "{}")):
         values[key] = json.loads(values[key] or empty)
     values["monitors"] = json.loads(values["monitors"] or "[]")
+    values["cluster"] = json.loads(values["cluster"]) if values["cluster"] else None
     return RunRecord.model_validate(values)
 
 
@@ -165,7 +201,13 @@ def list_runs(m: Manifest) -> list[RunRecord]:
     """Every run, oldest first (none when no run was ever recorded)."""
     if not _has_runs(m):
         return []
-    return [_record(r) for r in m.query(f"SELECT {_COLUMNS} FROM runs ORDER BY started, run_id")]
+    have = {r[0] for r in m.query("SELECT column_name FROM information_schema.columns "
+                                  "WHERE table_name = 'runs'")}  # fmt: skip
+    columns = ", ".join(
+        f"NULL AS {c}" if c in _ADDED_IN_4 and c not in have else c
+        for c in (c.strip() for c in _COLUMNS.split(","))
+    )
+    return [_record(r) for r in m.query(f"SELECT {columns} FROM runs ORDER BY started, run_id")]
 
 
 def get_run(m: Manifest, run_id: str) -> RunRecord:
@@ -186,6 +228,6 @@ def get_run(m: Manifest, run_id: str) -> RunRecord:
 
 def resumable_runs(m: Manifest, kind: str = "train") -> list[RunRecord]:
     """Runs that ended without finishing (killed or interrupted), newest first."""
-    unfinished = (RunStatus.RUNNING, RunStatus.FAILED)
+    unfinished = (RunStatus.RUNNING, RunStatus.FAILED, RunStatus.INTERRUPTED)
     runs = [r for r in list_runs(m) if r.kind == kind and r.status in unfinished]
     return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)

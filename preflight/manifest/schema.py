@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _CACHE = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -67,6 +67,12 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE audits ADD COLUMN IF NOT EXISTS checks VARCHAR",
     ],
     3: ["ALTER TABLE audits ADD COLUMN IF NOT EXISTS report VARCHAR"],
+    # Runs submitted to a scheduler (`preflight submit`); the runs table exists only once a
+    # run was recorded (manifest.runs creates it with these columns).
+    4: [
+        f"ALTER TABLE IF EXISTS runs ADD COLUMN IF NOT EXISTS {column} VARCHAR"
+        for column in ("scheduler", "job_id", "script", "cluster")
+    ],
 }
 
 _DERIVED = [
