@@ -42,6 +42,7 @@ from preflight.training.monitors import (
     stopping,
     validation_records,
 )
+from preflight.training.signals import Preemption
 from preflight.training.validation import model_logits, validate
 from preflight.validators.batch_guard import BatchGuard, GuardResult, GuardStopped
 from preflight.validators.quarantine import BATCH_QUARANTINED, quarantine_rows, record_quarantine
@@ -178,16 +179,31 @@ class Session:
     progress: Progress
     # Seizure corpora: SzCORE event scores of the last epoch's validation pass (train_events).
     event_scoring: bool = False
+    # SIGTERM (a Slurm time limit, a preemption): every rank stops at the same batch.
+    preemption: Preemption = field(default_factory=Preemption)
 
 
 def run_epochs(s: Session, on_epoch: EpochCallback | None = None) -> tuple[RunStatus, str]:
     """Train from ``s.progress.epoch`` to the configured epochs, or until a monitor stops it.
 
     Returns:
-        The final status (completed or stopped_by_monitor) and the message saying why.
+        The final status (completed, stopped_by_monitor, or interrupted by SIGTERM) and the
+        message saying why.
     """
+    with s.preemption.catching():
+        return _epochs(s, on_epoch)
+
+
+def _epochs(s: Session, on_epoch: EpochCallback | None) -> tuple[RunStatus, str]:
     for epoch in range(s.progress.epoch, s.config.train.epochs):
         summary, records, stop = _train_epoch(s, epoch)
+        if s.preemption.agreed:  # the row and the checkpoints stay at the last finished epoch
+            message = (
+                f"interrupted by SIGTERM at step {s.progress.step} in epoch {epoch + 1}; "
+                f"resumes from the checkpoint of epoch {s.progress.epoch}"
+            )
+            _write_row(s, RunStatus.INTERRUPTED, message)
+            return RunStatus.INTERRUPTED, message
         if stop is None:
             measure = functools.partial(_measure, s, events=epoch == s.config.train.epochs - 1)
             metrics, events = s.world.on_main(measure)
@@ -226,6 +242,8 @@ def _train_epoch(
     loss_sum = 0.0
     for x, y, mask, ids in s.train_loader:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
         admitted, stop = _admit(s, x, y, ids, epoch)
+        if s.preemption.agreed:
+            return {}, [], None
         if admitted:
             loss, grad_norm = _step(s, x, y, mask)
             stop = watch.observe(s.progress.step, loss, grad_norm)
@@ -259,7 +277,9 @@ def _admit(
         passed = s.guard.admit(x, y, ids, step=s.progress.step).passed
     except GuardStopped as exc:
         passed, stopped = False, exc
-    quarantined, halt = s.world.any_rank(not passed, stopped is not None)
+    quarantined, halt, s.preemption.agreed = s.world.any_rank(
+        not passed, stopped is not None, s.preemption.requested
+    )
     if halt:
         message = stopped.message if stopped is not None else "another rank's batch guard stopped"
         return False, MonitorRecord(
