@@ -13,6 +13,7 @@ from preflight.cli.audit import audit
 from preflight.cli.demo import demo
 from preflight.cli.report import report
 from preflight.cli.runs import runs_app
+from preflight.cli.submit import submit
 from preflight.cli.synth import synth
 from preflight.cli.train import smoke, train
 
@@ -45,6 +46,7 @@ app.command("synth")(synth)
 app.command("report")(report)
 app.command("train")(train)
 app.command("smoke")(smoke)
+app.command("submit")(submit)
 app.add_typer(runs_app, name="runs")
 app.command("demo")(demo)
 

@@ -19,6 +19,7 @@ from preflight.console import make_console
 from preflight.errors import PreflightError
 
 if TYPE_CHECKING:
+    from preflight.pipelines.submit import Expected
     from preflight.run_config import RunConfig
 
 _Opt = typer.Option
@@ -41,13 +42,36 @@ def train(
     ] = False,
     quiet: _Quiet = False,
     html: _Html = None,
+    run_id: Annotated[
+        str | None,
+        _Opt(help="The run `preflight submit` queued (set by its batch script) to continue."),
+    ] = None,
+    expect_fingerprint: Annotated[
+        str | None,
+        _Opt(help="With --run-id: refuse (exit 1) unless the re-audit finds this fingerprint."),
+    ] = None,
+    expect_suite_hash: Annotated[
+        str | None, _Opt(help="With --run-id: refuse (exit 1) unless the suite has this hash.")
+    ] = None,
 ) -> None:
     """Audit, gate and train: exit 0 completed, 1 the gate or a monitor said no, 2 bad input.
 
     Works under `torchrun --standalone --nproc_per_node N -m preflight train CONFIG` (rank 0
-    reports). An interrupted run (exit 130) continues with --resume.
+    reports). An interrupted run (exit 130; 143 after SIGTERM) continues with --resume.
     """
-    _run(config, smoke=False, resume=resume, quiet=quiet, html=html)
+    given = [run_id, expect_fingerprint, expect_suite_hash]
+    if any(v is not None for v in given) and None in given:
+        print_error("--run-id, --expect-fingerprint and --expect-suite-hash go together")
+        raise typer.Exit(2)
+    expected = None
+    if run_id is not None and expect_fingerprint is not None and expect_suite_hash is not None:
+        from preflight.pipelines.submit import Expected
+
+        expected = Expected(run_id, expect_fingerprint, expect_suite_hash)
+    if expected is not None and resume:
+        print_error("--resume is implied by --run-id (a requeued job continues its run)")
+        raise typer.Exit(2)
+    _run(config, smoke=False, resume=resume, quiet=quiet, html=html, expected=expected)
 
 
 def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
@@ -61,7 +85,15 @@ def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
     _run(config, smoke=True, resume=False, quiet=quiet, html=html)
 
 
-def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | None) -> None:
+def _run(
+    config: Path,
+    *,
+    smoke: bool,
+    resume: bool,
+    quiet: bool,
+    html: Path | None,
+    expected: Expected | None = None,
+) -> None:
     from preflight.manifest.runs import RunStatus
     from preflight.pipelines.smoke import smoke_config
     from preflight.pipelines.train import smoke as run_smoke  # torch: only for these commands
@@ -79,7 +111,9 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         if smoke:
             result = run_smoke(cfg, progress=talk, on_epoch=on_epoch)
         else:
-            result = run_train(cfg, resume=resume, progress=talk, on_epoch=on_epoch)
+            result = run_train(
+                cfg, resume=resume, progress=talk, on_epoch=on_epoch, expected=expected
+            )
         if html is not None and result.rank == 0:
             _write_html(result.run_id, cfg, html)
     except PreflightError as exc:

@@ -40,6 +40,7 @@ from preflight.manifest.runs import (
 from preflight.manifest.store import Manifest, default_path
 from preflight.pipelines.audit import audit, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
+from preflight.pipelines.submit import Expected, adopt, check_submitted, requeue_interrupted
 from preflight.reports.model import AuditReport
 from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
@@ -83,7 +84,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when completed, 1 when the gate or a monitor said no."""
+        """0 when completed, 1 when the gate or a monitor said no, 143 when SIGTERM stopped it."""
+        if self.status is RunStatus.INTERRUPTED:
+            return 143  # 128 + SIGTERM, as a shell reports a process the signal ended
         return 0 if self.status is RunStatus.COMPLETED else 1
 
 
@@ -99,6 +102,7 @@ def train(
     resume: bool = False,
     progress: bool = False,
     on_epoch: EpochCallback | None = None,
+    expected: Expected | None = None,
 ) -> RunResult:
     """Audit the corpus, gate it, and train only if the gate passed.
 
@@ -108,6 +112,9 @@ def train(
         progress: show progress bars for the scan and the cache build.
         on_epoch: called on rank 0 after every finished epoch with its summary (the dict stored
             in the run's metrics); raising in it interrupts the run as a kill would.
+        expected: in a job ``preflight submit`` queued: the run to continue and the manifest
+            fingerprint and suite hash its gate passed; a re-audit that finds others refuses
+            the run (gate_failed) before any model is built. A SIGTERM'd run is requeued.
 
     Seeds torch's global generator (``train.seed``) as a training script does, and turns on
     ``torch.use_deterministic_algorithms`` on the CPU for the run (restored afterwards).
@@ -122,7 +129,9 @@ def train(
         NoUsableInputError: the corpus holds no usable recording at all.
         ManifestError: the manifest cannot be opened or is locked.
     """
-    return _run(config, resume=resume, progress=progress, on_epoch=on_epoch, smoke=False)
+    return _run(
+        config, resume=resume, progress=progress, on_epoch=on_epoch, smoke=False, expected=expected
+    )
 
 
 def smoke(
@@ -159,12 +168,15 @@ def _run(
     progress: bool,
     on_epoch: EpochCallback | None,
     smoke: bool,
+    expected: Expected | None = None,
 ) -> RunResult:
     world = World.from_env(config.train.device)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         holder: dict[str, AuditReport] = {}
-        decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder, smoke))
+        decided = world.on_main(
+            lambda: _audit_and_gate(config, resume, progress, holder, smoke, expected)
+        )
         report = holder.get("report")
         if isinstance(decided, _GateFailed):  # nothing was built: no model, no device memory
             return RunResult(
@@ -173,7 +185,10 @@ def _run(
         world.bind_device()
         if world.device.type == "cpu":
             _deterministic(True)
-        return _train(config, world, decided, report, progress, on_epoch)
+        result = _train(config, world, decided, report, progress, on_epoch)
+        if result.status is RunStatus.INTERRUPTED and world.is_main and expected is not None:
+            requeue_interrupted(decided.manifest, result.run_id, result.message)
+        return result
     finally:
         _deterministic(deterministic)
         world.close()
@@ -219,7 +234,12 @@ def _train(
 
 
 def _audit_and_gate(
-    config: RunConfig, resume: bool, progress: bool, holder: dict[str, AuditReport], smoke: bool
+    config: RunConfig,
+    resume: bool,
+    progress: bool,
+    holder: dict[str, AuditReport],
+    smoke: bool,
+    expected: Expected | None = None,
 ) -> Start | _GateFailed:
     """Rank 0: audit, gate, and record the run (new, resumed, or refused by the gate)."""
     kind = "smoke" if smoke else "train"
@@ -238,6 +258,11 @@ def _audit_and_gate(
     recorded = json.loads(config.model_dump_json())
     with Manifest.open(manifest, read_only=True) as m:
         audit_id = m.query("SELECT max(audit_id) FROM audits")[0][0]
+    if expected is not None:  # a submitted run: the corpus must be the one its gate passed
+        refused = check_submitted(report, expected, manifest, recorded)
+        if refused is not None:
+            set_status(manifest, expected.run_id, RunStatus.GATE_FAILED, refused)
+            return _GateFailed(expected.run_id, refused)
     if report.verdict is Verdict.FAIL:
         run_id, message = new_run_id(), _gate_message(report)
         start_run(
@@ -262,6 +287,8 @@ def _audit_and_gate(
         suite_hash=str(report.provenance.get("suite_hash")), train_split=train_split,
         val_splits=val_splits, train_fraction=fraction, subset=subset,
     )  # fmt: skip
+    if expected is not None:
+        return adopt(start, expected.run_id)
     if resume:
         return _resumed(start, recorded)
     run_id = new_run_id()
