@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from preflight.cluster.slurm import SchedulerState, log_path
 from preflight.manifest.runs import RunRecord, RunStatus
 from preflight.reports.training import evaluation, event_lines
 from preflight.results import Severity
 
 if TYPE_CHECKING:
+    from preflight.pipelines.submit import SubmitResult
     from preflight.pipelines.train import RunResult
 
-__all__ = ["render_epoch", "render_result", "render_run", "render_runs"]
+__all__ = [
+    "render_epoch",
+    "render_job",
+    "render_result",
+    "render_run",
+    "render_runs",
+    "render_submit",
+    "status_text",
+]
 
 _STYLE = {
     RunStatus.COMPLETED: "green",
@@ -23,7 +34,20 @@ _STYLE = {
     RunStatus.STOPPED_BY_MONITOR: "red",
     RunStatus.GATE_FAILED: "red",
     RunStatus.FAILED: "red",
+    RunStatus.QUEUED: "cyan",
+    RunStatus.INTERRUPTED: "yellow",
+    RunStatus.CANCELLED: "yellow",
 }
+
+
+def status_text(run: RunRecord, state: SchedulerState | None) -> str:
+    """The run's own status, merged with its job's state when a scheduler holds it
+    (``running · RUNNING``; ``running · CANCELLED`` tells of a job that ended unrecorded)."""
+    style = _STYLE[run.status]
+    own = f"[{style}]{run.status}[/{style}]"
+    if run.job_id is None or state is None:
+        return own
+    return f"{own} · {state}"
 
 
 def _number(value: Any, spec: str = ".4f") -> str:
@@ -73,11 +97,22 @@ def render_result(result: RunResult, console: Console) -> None:
         console.print(f"best checkpoint: {escape(result.best_checkpoint)}")
 
 
-def render_runs(runs: list[RunRecord], console: Console) -> None:
-    """A table of runs, oldest first (``render_run`` shows one in full)."""
+def render_runs(
+    runs: list[RunRecord], console: Console, states: dict[str, SchedulerState] | None = None
+) -> None:
+    """A table of runs, oldest first (``render_run`` shows one in full).
+
+    Args:
+        runs: the runs.
+        console: where to print.
+        states: the scheduler's state per job id, for runs ``preflight submit`` queued.
+    """
+    jobs = any(run.job_id for run in runs)
     table = Table(title="Training runs", title_justify="left")
     table.add_column("run", no_wrap=True, min_width=22)
     table.add_column("status", no_wrap=True, min_width=18)
+    if jobs:
+        table.add_column("job", no_wrap=True)
     table.add_column("started", no_wrap=True, min_width=11)
     table.add_column("epochs", justify="right", no_wrap=True, min_width=6)
     table.add_column("best", no_wrap=True, min_width=11)
@@ -85,10 +120,11 @@ def render_runs(runs: list[RunRecord], console: Console) -> None:
     for run in runs:
         best = run.checkpoints.get("best") or {}
         score = f"{best['by']} {abs(best['score']):.3f}" if best.get("score") is not None else "-"
-        style = _STYLE[run.status]
+        state = (states or {}).get(run.job_id or "")
         table.add_row(
             run.run_id,
-            f"[{style}]{run.status}[/{style}]",
+            status_text(run, state),
+            *([f"{run.scheduler} {run.job_id}" if run.job_id else "-"] if jobs else []),
             f"{run.started:%m-%d %H:%M}",
             str(len(run.metrics)),
             score,
@@ -154,3 +190,43 @@ def _epoch_table(metrics: list[dict[str, Any]]) -> Table:
             f"{m['with_positives']}/{m['batches']}",
         )
     return table
+
+
+def render_job(run: RunRecord, state: SchedulerState | None, console: Console) -> None:
+    """Where a submitted run went: the job id and state, its log, and the batch script."""
+    if run.scheduler is None:
+        return
+    job = run.job_id or "none (the gate failed, so nothing was queued)"
+    console.print(f"{run.scheduler} job {job}: {state or SchedulerState.UNKNOWN}")
+    settings = ", ".join(f"{k} {v}" for k, v in (run.cluster or {}).items() if v not in (None, []))
+    console.print(f"  resources: {escape(settings)}")
+    if run.job_id and run.run_dir:
+        console.print(f"  log {escape(str(log_path(run.run_dir, run.job_id)))}")
+    if run.script:
+        console.print(f"  script {escape(run.script)}")
+        try:
+            text = Path(run.script).read_text(encoding="utf-8")
+        except OSError as exc:
+            text = f"(cannot read the script: {exc.strerror})"
+        console.print(escape(text), highlight=False, soft_wrap=True)
+
+
+def render_submit(result: SubmitResult, console: Console) -> None:
+    """What ``preflight submit`` did: the gate's verdict, then the job or why there is none."""
+    report = result.audit
+    warned = sum(not c.passed for c in report.checks)
+    console.print(
+        f"gate: {report.verdict} ({len(report.checks)} checks, {warned} not passed), "
+        f"manifest {escape(report.manifest.path)}"
+    )
+    if result.status is RunStatus.GATE_FAILED:
+        console.print(f"[bold red]NOT SUBMITTED[/bold red]  {escape(result.message)}")
+        return
+    if result.job_id is None:
+        console.print(f"[cyan]dry run[/cyan]: {escape(result.message)}")
+        return
+    console.print(f"Run {result.run_id}: [bold cyan]QUEUED[/bold cyan]  {escape(result.message)}")
+    console.print(f"script {escape(str(result.script_path))}")
+    console.print(
+        f"follow it with `preflight runs`; stop it with `preflight runs cancel {result.run_id}`"
+    )
