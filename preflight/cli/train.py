@@ -8,13 +8,14 @@ gate or a monitor says no.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from preflight.cli._exit import print_error
+from preflight.cli._exit import exit_2_on_error, print_error
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
@@ -132,6 +133,12 @@ def _run(
         render_result(result, console)
         if html is not None:
             console.print(f"HTML report: {escape(str(html))}")
+    if expected is not None:  # a submitted run that SIGTERM stopped: back into the queue
+        from preflight.pipelines.submit import requeue_interrupted
+
+        sys.stdout.flush()
+        with exit_2_on_error():
+            requeue_interrupted(cfg, result)
     raise typer.Exit(result.exit_code)
 
 

@@ -160,6 +160,7 @@ def render_script(spec: JobSpec) -> str:
             'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
             "port=$((20000 + SLURM_JOB_ID % 20000))",
             'export SRUN_CPUS_PER_TASK="$SLURM_CPUS_PER_TASK"',
+            "export PYTHONUNBUFFERED=1  # the log shows each epoch as it ends",
             'echo "preflight: job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, '
             'nodes $SLURM_JOB_NODELIST"',
             f"srun --kill-on-bad-exit=1 {q(str(spec.torchrun))} \\",

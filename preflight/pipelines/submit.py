@@ -27,7 +27,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.cluster import slurm
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
@@ -43,9 +43,12 @@ from preflight.manifest.store import Manifest, default_path
 from preflight.pipelines.audit import audit, scan_options
 from preflight.reports.model import AuditReport
 from preflight.results import Severity, Verdict
-from preflight.run_config import ClusterConfig, load_run_config
+from preflight.run_config import ClusterConfig, RunConfig, load_run_config
 from preflight.training import checkpoint as ckpt
 from preflight.training.eeg import Start
+
+if TYPE_CHECKING:
+    from preflight.pipelines.train import RunResult
 
 __all__ = [
     "SCRIPT_NAME",
@@ -271,15 +274,23 @@ def adopt(start: Start, run_id: str) -> Start:
     return dataclasses.replace(start, run_id=run_id, run_dir=run_dir, resume_from=path)
 
 
-def requeue_interrupted(manifest: Path, run_id: str, message: str) -> None:
-    """Rank 0 of an interrupted Slurm job: requeue it, so it continues from its checkpoint.
+def requeue_interrupted(config: RunConfig, result: RunResult) -> None:
+    """After a submitted run returned: if SIGTERM interrupted it, rank 0 requeues its Slurm job,
+    which then continues from the run's newest checkpoint (``adopt``). Called last (the CLI
+    first prints the outcome): Slurm ends the job's processes as soon as it requeues.
 
     A job being cancelled is not requeued (Slurm refuses); the refusal joins the run's message.
     """
     job = os.environ.get("SLURM_JOB_ID")
-    if job is None:
+    if job is None or result.rank != 0 or result.status is not RunStatus.INTERRUPTED:
         return
-    set_status(manifest, run_id, RunStatus.INTERRUPTED, f"{message}; Slurm job {job} requeued")
-    refused = slurm.requeue(job)  # Slurm ends this job's processes now
+    manifest = config.data.manifest or default_path(config.data.source)
+    message = result.message
+    set_status(
+        manifest, result.run_id, RunStatus.INTERRUPTED, f"{message}; Slurm job {job} requeued"
+    )
+    refused = slurm.requeue(job)
     if refused is not None:
-        set_status(manifest, run_id, RunStatus.INTERRUPTED, f"{message}; not requeued: {refused}")
+        set_status(
+            manifest, result.run_id, RunStatus.INTERRUPTED, f"{message}; not requeued: {refused}"
+        )

@@ -40,7 +40,7 @@ from preflight.manifest.runs import (
 from preflight.manifest.store import Manifest, default_path
 from preflight.pipelines.audit import audit, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
-from preflight.pipelines.submit import Expected, adopt, check_submitted, requeue_interrupted
+from preflight.pipelines.submit import Expected, adopt, check_submitted
 from preflight.reports.model import AuditReport
 from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
@@ -114,7 +114,7 @@ def train(
             in the run's metrics); raising in it interrupts the run as a kill would.
         expected: in a job ``preflight submit`` queued: the run to continue and the manifest
             fingerprint and suite hash its gate passed; a re-audit that finds others refuses
-            the run (gate_failed) before any model is built. A SIGTERM'd run is requeued.
+            the run (gate_failed) before any model is built.
 
     Seeds torch's global generator (``train.seed``) as a training script does, and turns on
     ``torch.use_deterministic_algorithms`` on the CPU for the run (restored afterwards).
@@ -185,10 +185,7 @@ def _run(
         world.bind_device()
         if world.device.type == "cpu":
             _deterministic(True)
-        result = _train(config, world, decided, report, progress, on_epoch)
-        if result.status is RunStatus.INTERRUPTED and world.is_main and expected is not None:
-            requeue_interrupted(decided.manifest, result.run_id, result.message)
-        return result
+        return _train(config, world, decided, report, progress, on_epoch)
     finally:
         _deterministic(deterministic)
         world.close()

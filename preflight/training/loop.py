@@ -199,7 +199,7 @@ def _epochs(s: Session, on_epoch: EpochCallback | None) -> tuple[RunStatus, str]
         summary, records, stop = _train_epoch(s, epoch)
         if s.preemption.agreed:  # the row and the checkpoints stay at the last finished epoch
             message = (
-                f"interrupted by SIGTERM at step {s.progress.step} in epoch {epoch + 1}; "
+                f"interrupted by SIGTERM in epoch {epoch + 1} after {s.progress.step} steps; "
                 f"resumes from the checkpoint of epoch {s.progress.epoch}"
             )
             _write_row(s, RunStatus.INTERRUPTED, message)
