@@ -67,7 +67,10 @@ def submit(
         result = run_submit(config, cluster=cluster, dry_run=dry_run, progress=not quiet)
     if not quiet and result.audit.verdict is Verdict.FAIL:
         render_audit(result.audit, console)  # the gate said no: show why, split by split
-    render_submit(result, console)
+    render_submit(
+        result.audit, console, status=result.status, message=result.message,
+        run_id=result.run_id, job_id=result.job_id, script=result.script_path,
+    )  # fmt: skip
     if dry_run and result.script is not None:
         typer.echo(result.script, nl=False)
     raise typer.Exit(result.exit_code)

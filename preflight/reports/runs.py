@@ -11,11 +11,11 @@ from rich.table import Table
 
 from preflight.cluster.slurm import SchedulerState, log_path
 from preflight.manifest.runs import RunRecord, RunStatus
+from preflight.reports.model import AuditReport
 from preflight.reports.training import evaluation, event_lines
 from preflight.results import Severity
 
 if TYPE_CHECKING:
-    from preflight.pipelines.submit import SubmitResult
     from preflight.pipelines.train import RunResult
 
 __all__ = [
@@ -211,22 +211,28 @@ def render_job(run: RunRecord, state: SchedulerState | None, console: Console) -
         console.print(escape(text), highlight=False, soft_wrap=True)
 
 
-def render_submit(result: SubmitResult, console: Console) -> None:
+def render_submit(
+    report: AuditReport,
+    console: Console,
+    *,
+    status: RunStatus,
+    message: str,
+    run_id: str | None,
+    job_id: str | None,
+    script: Path | None,
+) -> None:
     """What ``preflight submit`` did: the gate's verdict, then the job or why there is none."""
-    report = result.audit
     warned = sum(not c.passed for c in report.checks)
     console.print(
         f"gate: {report.verdict} ({len(report.checks)} checks, {warned} not passed), "
         f"manifest {escape(report.manifest.path)}"
     )
-    if result.status is RunStatus.GATE_FAILED:
-        console.print(f"[bold red]NOT SUBMITTED[/bold red]  {escape(result.message)}")
+    if status is RunStatus.GATE_FAILED:
+        console.print(f"[bold red]NOT SUBMITTED[/bold red]  {escape(message)}")
         return
-    if result.job_id is None:
-        console.print(f"[cyan]dry run[/cyan]: {escape(result.message)}")
+    if job_id is None:
+        console.print(f"[cyan]dry run[/cyan]: {escape(message)}")
         return
-    console.print(f"Run {result.run_id}: [bold cyan]QUEUED[/bold cyan]  {escape(result.message)}")
-    console.print(f"script {escape(str(result.script_path))}")
-    console.print(
-        f"follow it with `preflight runs`; stop it with `preflight runs cancel {result.run_id}`"
-    )
+    console.print(f"Run {run_id}: [bold cyan]QUEUED[/bold cyan]  {escape(message)}")
+    console.print(f"script {escape(str(script))}")
+    console.print(f"follow it with `preflight runs`; stop it with `preflight runs cancel {run_id}`")
