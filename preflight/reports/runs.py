@@ -110,9 +110,9 @@ def render_runs(
     jobs = any(run.job_id for run in runs)
     table = Table(title="Training runs", title_justify="left")
     table.add_column("run", no_wrap=True, min_width=22)
-    table.add_column("status", no_wrap=True, min_width=18)
+    table.add_column("status", no_wrap=True, min_width=27 if jobs else 18)  # + the job's state
     if jobs:
-        table.add_column("job", no_wrap=True)
+        table.add_column("job", no_wrap=True, min_width=8)
     table.add_column("started", no_wrap=True, min_width=11)
     table.add_column("epochs", justify="right", no_wrap=True, min_width=6)
     table.add_column("best", no_wrap=True, min_width=11)
