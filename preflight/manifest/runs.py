@@ -64,7 +64,13 @@ _COLUMNS = (
     "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
     "checkpoints, monitors, scheduler, job_id, script, cluster"
 )
-_ADDED_IN_4 = ("scheduler", "job_id", "script", "cluster")  # absent from an older read-only file
+_INSERT = f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+_SELECT = f"SELECT {_COLUMNS} FROM runs ORDER BY started, run_id"
+# A manifest older than schema 4 opened read-only (not migrated) lacks the job columns.
+_SELECT_BEFORE_4 = _SELECT.replace(
+    "scheduler, job_id, script, cluster",
+    "NULL AS scheduler, NULL AS job_id, NULL AS script, NULL AS cluster",
+)
 
 
 class RunStatus(StrEnum):
@@ -121,7 +127,7 @@ def start_run(
     with Manifest.open(manifest) as m:
         m.con.execute(RUNS_DDL)
         m.con.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+            _INSERT,
             [
                 run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
                 audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]",
@@ -201,13 +207,12 @@ def list_runs(m: Manifest) -> list[RunRecord]:
     """Every run, oldest first (none when no run was ever recorded)."""
     if not _has_runs(m):
         return []
-    have = {r[0] for r in m.query("SELECT column_name FROM information_schema.columns "
-                                  "WHERE table_name = 'runs'")}  # fmt: skip
-    columns = ", ".join(
-        f"NULL AS {c}" if c in _ADDED_IN_4 and c not in have else c
-        for c in (c.strip() for c in _COLUMNS.split(","))
-    )
-    return [_record(r) for r in m.query(f"SELECT {columns} FROM runs ORDER BY started, run_id")]
+    current = m.query(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_name = 'runs' AND column_name = 'job_id'"
+    )[0][0]
+    select = _SELECT if current else _SELECT_BEFORE_4  # one of two constants
+    return [_record(r) for r in m.query(select)]
 
 
 def get_run(m: Manifest, run_id: str) -> RunRecord:

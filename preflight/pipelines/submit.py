@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 from preflight.cluster import slurm
 from preflight.errors import NoUsableInputError, PreflightError, UsageError
 from preflight.manifest.runs import (
+    RunRecord,
     RunStatus,
-    get_run,
+    list_runs,
     new_run_id,
     set_job,
     set_status,
@@ -57,6 +58,7 @@ __all__ = [
     "adopt",
     "check_submitted",
     "gate_message",
+    "refuse",
     "requeue_interrupted",
     "submit",
 ]
@@ -234,12 +236,11 @@ def check_submitted(
     Raises:
         UsageError: no such run, or one that already ended (a script run twice).
     """
-    with Manifest.open(manifest, read_only=True) as m:
-        run = get_run(m, expected.run_id)
-    if run.run_id != expected.run_id or run.status not in _ADOPTABLE:
+    run = _row(manifest, expected.run_id)
+    if run is not None and run.status not in _ADOPTABLE:
         raise UsageError(
-            f"run {expected.run_id} is {run.status if run.run_id == expected.run_id else 'absent'}"
-            f"; a job continues only a run `preflight submit` queued", path=manifest,
+            f"run {expected.run_id} is {run.status}; a job continues only a run that has not "
+            "ended (was this script run twice?)", path=manifest,
         )  # fmt: skip
     now = report.manifest.fingerprint, str(report.provenance.get("suite_hash"))
     for what, then, seen in zip(
@@ -251,27 +252,57 @@ def check_submitted(
                 f"the {what} changed since the gate passed at submit ({then[:12]} then, "
                 f"{seen[:12]} now); nothing was trained: audit and submit again"
             )
-    if run.config != config:
+    if run is not None and run.config != config:
         return "the run config changed since submit; nothing was trained: submit again"
     if report.verdict is Verdict.FAIL:
         return gate_message(report)
     return None
 
 
-def adopt(start: Start, run_id: str) -> Start:
+def adopt(
+    start: Start, run_id: str, *, config: dict[str, Any], audit_id: int | None, run_dir: Path
+) -> Start:
     """The submitted run continued by this job: from its newest checkpoint when it has one
-    (a requeued job), else from the start; its row is marked running."""
-    with Manifest.open(start.manifest, read_only=True) as m:
-        run = get_run(m, run_id)
-    run_dir = Path(run.run_dir or start.manifest.parent / "runs" / run_id)
+    (a requeued job), else from the start; its row is marked running.
+
+    A run id with no row (the script of ``submit --dry-run``, given to sbatch by hand) is
+    recorded now, with this job's id; the fingerprint and suite checks have passed already.
+    """
+    job = os.environ.get("SLURM_JOB_ID")
+    run = _row(start.manifest, run_id)
+    if run is None:
+        start_run(start.manifest, run_id, config=config, audit_id=audit_id, run_dir=run_dir)
+        set_job(start.manifest, run_id, scheduler="slurm", job_id=job, script=None, cluster={})
+    else:
+        run_dir = Path(run.run_dir or run_dir)
     payload, path, _ = ckpt.latest_readable(run_dir)
-    job = os.environ.get("SLURM_JOB_ID", "-")
     if payload is None or path is None:
         set_status(start.manifest, run_id, RunStatus.RUNNING, f"training in Slurm job {job}")
         return dataclasses.replace(start, run_id=run_id, run_dir=run_dir)
     message = f"resumed from {path.name} in Slurm job {job}"
     set_status(start.manifest, run_id, RunStatus.RUNNING, message)
     return dataclasses.replace(start, run_id=run_id, run_dir=run_dir, resume_from=path)
+
+
+def refuse(
+    manifest: Path, run_id: str, message: str, *, config: dict[str, Any], audit_id: int | None
+) -> None:
+    """Mark a submitted run refused at job start (gate_failed), recording it if it has no row."""
+    if _row(manifest, run_id) is None:
+        start_run(
+            manifest, run_id, config=config, audit_id=audit_id, run_dir=None,
+            status=RunStatus.GATE_FAILED, message=message,
+        )  # fmt: skip
+        job = os.environ.get("SLURM_JOB_ID")
+        set_job(manifest, run_id, scheduler="slurm", job_id=job, script=None, cluster={})
+        return
+    set_status(manifest, run_id, RunStatus.GATE_FAILED, message)
+
+
+def _row(manifest: Path, run_id: str) -> RunRecord | None:
+    """The run with exactly this id, or None."""
+    with Manifest.open(manifest, read_only=True) as m:
+        return next((r for r in list_runs(m) if r.run_id == run_id), None)
 
 
 def requeue_interrupted(config: RunConfig, result: RunResult) -> None:

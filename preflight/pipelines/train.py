@@ -40,7 +40,7 @@ from preflight.manifest.runs import (
 from preflight.manifest.store import Manifest, default_path
 from preflight.pipelines.audit import audit, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
-from preflight.pipelines.submit import Expected, adopt, check_submitted
+from preflight.pipelines.submit import Expected, adopt, check_submitted, refuse
 from preflight.reports.model import AuditReport
 from preflight.results import Severity, Verdict
 from preflight.run_config import RunConfig
@@ -258,7 +258,7 @@ def _audit_and_gate(
     if expected is not None:  # a submitted run: the corpus must be the one its gate passed
         refused = check_submitted(report, expected, manifest, recorded)
         if refused is not None:
-            set_status(manifest, expected.run_id, RunStatus.GATE_FAILED, refused)
+            refuse(manifest, expected.run_id, refused, config=recorded, audit_id=audit_id)
             return _GateFailed(expected.run_id, refused)
     if report.verdict is Verdict.FAIL:
         run_id, message = new_run_id(), _gate_message(report)
@@ -285,7 +285,8 @@ def _audit_and_gate(
         val_splits=val_splits, train_fraction=fraction, subset=subset,
     )  # fmt: skip
     if expected is not None:
-        return adopt(start, expected.run_id)
+        run_dir = (config.checkpoint.dir or manifest.parent / "runs") / expected.run_id
+        return adopt(start, expected.run_id, config=recorded, audit_id=audit_id, run_dir=run_dir)
     if resume:
         return _resumed(start, recorded)
     run_id = new_run_id()
