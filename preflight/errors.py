@@ -9,6 +9,7 @@ Hierarchy::
     │   ├── RecordingError         an EDF/BDF header is unusable
     │   └── AnnotationError        an annotation file or one of its lines is unusable
     ├── ManifestError              the manifest database cannot be opened, locked or migrated
+    ├── SchedulerError             a Slurm command is missing or refused (exit code 2)
     └── NoUsableInputError         nothing usable remained after scanning (exit code 2)
 
 Every error carries its context as keyword arguments (``path``, ``line``, ``reason``) so callers
@@ -29,6 +30,7 @@ __all__ = [
     "PreflightError",
     "Reason",
     "RecordingError",
+    "SchedulerError",
     "UsageError",
 ]
 
@@ -129,6 +131,10 @@ class AnnotationError(InputError):
 
 class ManifestError(PreflightError):
     """The manifest database cannot be opened, locked, read or migrated."""
+
+
+class SchedulerError(PreflightError):
+    """A scheduler command (``sbatch``, ``scancel`` ...) is missing or refused; exit code 2."""
 
 
 class NoUsableInputError(PreflightError):

@@ -14,6 +14,7 @@ A run config holds the audit's sections (``audit``, ``gate``, ``split``, ``parqu
     validation: {splits: [dev], held_out: [eval]}
     monitors: {warmup_epochs: 1, min_positive_rate_ratio: 0.1}
     checkpoint: {keep_last: 2, best_by: auroc}
+    cluster: {nodes: 2, gpus_per_node: 4, time: "12:00:00"}   # preflight submit --slurm
 
 ``train.batch_size`` and ``train.target_positive_fraction`` are what the gate checks the sampler
 against (``gate.batch_size``, ``gate.target_positive_fraction``): given in one section, they are
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckpointConfig",
+    "ClusterConfig",
     "DataConfig",
     "ModelConfig",
     "MonitorConfig",
@@ -309,6 +311,38 @@ class CheckpointConfig(Strict):
     _output_inside = field_validator("dir")(inside_config_folder)
 
 
+class ClusterConfig(Strict):
+    """Where ``preflight submit CONFIG --slurm`` asks Slurm to run the gated training.
+
+    ``preflight submit`` flags override these; ``preflight train`` ignores the section.
+    """
+
+    # Machines; torchrun starts procs_per_node ranks on each (world size nodes x procs).
+    nodes: int = Field(default=1, ge=1)
+    # GPUs asked for per node (#SBATCH --gpus-per-node); 0 trains on the CPUs.
+    gpus_per_node: int = Field(default=0, ge=0)
+    # Ranks per node; None means one per GPU, or 1 without GPUs.
+    procs_per_node: int | None = Field(default=None, ge=1)
+    # CPUs per node for the torchrun task (data loading, the rank-0 re-check).
+    cpus_per_task: int = Field(default=1, ge=1)
+    # Slurm's partition, account, QOS and time limit (e.g. 1-00:00:00); None leaves the
+    # cluster's default.
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str | None = None
+    # Seconds before the time limit at which Slurm sends SIGTERM: the run stops at the next
+    # batch and the job is requeued to continue from its newest checkpoint.
+    signal_grace_s: int = Field(default=120, ge=10)
+    # More sbatch options, written as given (e.g. --mem=32G, --constraint=a100).
+    sbatch_args: list[str] = Field(default_factory=list)
+
+    @property
+    def ranks_per_node(self) -> int:
+        """torchrun's --nproc_per_node: procs_per_node, else one per GPU, else 1."""
+        return self.procs_per_node or self.gpus_per_node or 1
+
+
 _SHARED = ("batch_size", "target_positive_fraction")  # train settings the gate checks too
 
 
@@ -332,6 +366,8 @@ class RunConfig(ConfigFile):
     validation: ValidationConfig = ValidationConfig()
     monitors: MonitorConfig = MonitorConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    # Slurm resources for `preflight submit --slurm` (not used by `preflight train`).
+    cluster: ClusterConfig = ClusterConfig()
 
     @model_validator(mode="after")
     def _gate_checks_what_trains(self) -> RunConfig:

@@ -15,6 +15,7 @@ from preflight.cli.demo import demo
 from preflight.cli.interrupts import interruptible
 from preflight.cli.report import report
 from preflight.cli.runs import runs_app
+from preflight.cli.submit import submit
 from preflight.cli.synth import synth
 from preflight.cli.train import smoke, train
 
@@ -54,6 +55,7 @@ app.command("synth", cls=Command)(interruptible(synth, "synth"))
 app.command("report", cls=Command, epilog=EXIT_CODES)(interruptible(report, "report"))
 app.command("train", cls=Command, epilog=EXIT_CODES)(interruptible(train, "train"))
 app.command("smoke", cls=Command, epilog=EXIT_CODES)(interruptible(smoke, "smoke"))
+app.command("submit", cls=Command, epilog=EXIT_CODES)(interruptible(submit, "submit"))
 app.add_typer(runs_app, name="runs")
 app.command("demo", cls=Command, epilog=EXIT_CODES)(demo)
 

@@ -8,6 +8,7 @@ gate or a monitor says no.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,12 +16,13 @@ import typer
 from rich.markup import escape
 
 from preflight import signals
-from preflight.cli._exit import print_error
+from preflight.cli._exit import exit_2_on_error, print_error
 from preflight.cli._help import flag
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
 if TYPE_CHECKING:
+    from preflight.pipelines.submit import Expected
     from preflight.reports.model import GateNotice
     from preflight.run_config import RunConfig
 
@@ -44,13 +46,36 @@ def train(
     ] = False,
     quiet: _Quiet = False,
     html: _Html = None,
+    run_id: Annotated[
+        str | None,
+        _Opt(help="The run `preflight submit` queued (set by its batch script) to continue."),
+    ] = None,
+    expect_fingerprint: Annotated[
+        str | None,
+        _Opt(help="With --run-id: refuse (exit 1) unless the re-audit finds this fingerprint."),
+    ] = None,
+    expect_suite_hash: Annotated[
+        str | None, _Opt(help="With --run-id: refuse (exit 1) unless the suite has this hash.")
+    ] = None,
 ) -> None:
     """Audit, gate and train: exit 0 completed, 1 the gate or a monitor said no, 2 bad input.
 
     Works under `torchrun --standalone --nproc_per_node N -m preflight train CONFIG` (rank 0
-    reports). An interrupted run (exit 130) continues with --resume.
+    reports). An interrupted run (exit 130; 143 after SIGTERM) continues with --resume.
     """
-    _run(config, smoke=False, resume=resume, quiet=quiet, html=html)
+    given = [run_id, expect_fingerprint, expect_suite_hash]
+    if any(v is not None for v in given) and None in given:
+        print_error("--run-id, --expect-fingerprint and --expect-suite-hash go together")
+        raise typer.Exit(2)
+    expected = None
+    if run_id is not None and expect_fingerprint is not None and expect_suite_hash is not None:
+        from preflight.pipelines.submit import Expected
+
+        expected = Expected(run_id, expect_fingerprint, expect_suite_hash)
+    if expected is not None and resume:
+        print_error("--resume is implied by --run-id (a requeued job continues its run)")
+        raise typer.Exit(2)
+    _run(config, smoke=False, resume=resume, quiet=quiet, html=html, expected=expected)
 
 
 def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
@@ -64,7 +89,15 @@ def smoke(config: _Config, quiet: _Quiet = False, html: _Html = None) -> None:
     _run(config, smoke=True, resume=False, quiet=quiet, html=html)
 
 
-def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | None) -> None:
+def _run(
+    config: Path,
+    *,
+    smoke: bool,
+    resume: bool,
+    quiet: bool,
+    html: Path | None,
+    expected: Expected | None = None,
+) -> None:
     from preflight.manifest.runs import RunStatus
     from preflight.pipelines.smoke import smoke_config
     from preflight.pipelines.train import smoke as run_smoke  # torch: only for these commands
@@ -87,7 +120,12 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
             result = run_smoke(cfg, progress=talk, on_epoch=on_epoch, on_gate=on_gate)
         else:
             result = run_train(
-                cfg, resume=resume, progress=talk, on_epoch=on_epoch, on_gate=on_gate
+                cfg,
+                resume=resume,
+                progress=talk,
+                on_epoch=on_epoch,
+                on_gate=on_gate,
+                expected=expected,
             )
         if html is not None and result.rank == 0:
             _write_html(result.run_id, cfg, html)
@@ -109,6 +147,12 @@ def _run(config: Path, *, smoke: bool, resume: bool, quiet: bool, html: Path | N
         render_result(result, console)
         if html is not None:
             console.print(f"HTML report: {escape(str(html))}")
+    if expected is not None:  # a submitted run that SIGTERM stopped: back into the queue
+        from preflight.pipelines.submit import requeue_interrupted
+
+        sys.stdout.flush()
+        with exit_2_on_error():
+            requeue_interrupted(cfg, result)
     raise typer.Exit(result.exit_code)
 
 

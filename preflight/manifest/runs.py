@@ -4,16 +4,19 @@ One row per run, created on first use (``CREATE TABLE IF NOT EXISTS``)::
 
     runs (run_id VARCHAR PRIMARY KEY, kind VARCHAR, started TIMESTAMP, finished TIMESTAMP,
           status VARCHAR, message VARCHAR, config VARCHAR, audit_id INTEGER, run_dir VARCHAR,
-          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR, evaluation VARCHAR)
+          metrics VARCHAR, checkpoints VARCHAR, monitors VARCHAR, evaluation VARCHAR,
+          scheduler VARCHAR, job_id VARCHAR, script VARCHAR, cluster VARCHAR)
 
 ``config``, ``metrics`` (one object per epoch), ``checkpoints``, ``monitors`` (the monitor
-records) and ``evaluation`` (validation and held-out scores after training:
-``train_final``) are JSON. The table migrates itself: a manifest whose ``runs`` table predates a
-column gets it (``RUNS_MIGRATIONS``) on the next write, and reads of such a table see the
-missing column as NULL, so a read-only ``preflight runs`` works on an old manifest. ``status``
-is a ``RunStatus``; a row left ``running`` by a killed process is what ``preflight train
---resume`` picks up. Every write opens the manifest, writes and closes it
-again, so ``preflight runs`` can read the table while a run trains.
+records), ``evaluation`` (validation and held-out scores after training: ``training.final``)
+and ``cluster`` (the resources asked for) are JSON. A run ``preflight submit`` queued has its
+``scheduler`` (``slurm``), ``job_id`` and batch ``script``. The table migrates itself: a
+manifest whose ``runs`` table predates a column gets it (``RUNS_MIGRATIONS``) on the next write,
+and reads of such a table see the missing column as NULL, so a read-only ``preflight runs``
+works on an old manifest. ``status`` is a ``RunStatus``; a row left ``running`` by a killed
+process, or ``interrupted`` by a signal, is what ``preflight train --resume`` picks up. Every
+write opens the manifest, writes and closes it again, so ``preflight runs`` can read the table
+while a run trains.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "list_runs",
     "new_run_id",
     "resumable_runs",
+    "set_job",
     "set_status",
     "start_run",
     "update_run",
@@ -55,25 +59,34 @@ RUNS_DDL = """CREATE TABLE IF NOT EXISTS runs (
     metrics VARCHAR,                -- JSON list, one object per epoch
     checkpoints VARCHAR,            -- JSON {"kept": [...], "best": ...}
     monitors VARCHAR,               -- JSON list of monitor records
-    evaluation VARCHAR              -- JSON: validation and held-out scores after training
+    evaluation VARCHAR,             -- JSON: validation and held-out scores after training
+    scheduler VARCHAR,              -- slurm, for a run preflight submit queued; else NULL
+    job_id VARCHAR,                 -- the scheduler's job id
+    script VARCHAR,                 -- the batch script submitted
+    cluster VARCHAR                 -- JSON: the resources asked for (ClusterConfig)
 )"""
 # Columns added after the table was first released, for runs tables that predate them.
-RUNS_MIGRATIONS = ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS evaluation VARCHAR",)
+RUNS_MIGRATIONS = tuple(
+    f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {column} VARCHAR"
+    for column in ("evaluation", "scheduler", "job_id", "script", "cluster")
+)
 _COLUMNS = (
     "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
-    "checkpoints, monitors, evaluation"
+    "checkpoints, monitors, evaluation, scheduler, job_id, script, cluster"
 )
 
 
 class RunStatus(StrEnum):
     """How a run ended (or that it has not)."""
 
+    QUEUED = "queued"  # submitted to a scheduler; the job has not started training
     RUNNING = "running"
     COMPLETED = "completed"
     STOPPED_BY_MONITOR = "stopped_by_monitor"
     GATE_FAILED = "gate_failed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # SIGINT or SIGTERM: resumable from its newest checkpoint
+    CANCELLED = "cancelled"  # cancelled while queued (preflight runs cancel)
 
 
 class RunRecord(BaseModel):
@@ -92,6 +105,10 @@ class RunRecord(BaseModel):
     checkpoints: dict[str, Any]
     monitors: list[dict[str, Any]]
     evaluation: dict[str, Any] | None = None
+    scheduler: str | None = None
+    job_id: str | None = None
+    script: str | None = None
+    cluster: dict[str, Any] | None = None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -114,10 +131,11 @@ def start_run(
     with Manifest.open(manifest) as m:
         _create(m)
         m.con.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
             [
                 run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
                 audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]", None,
+                None, None, None, None,
             ],
         )  # fmt: skip
 
@@ -156,6 +174,25 @@ def update_run(
         )  # fmt: skip
 
 
+def set_job(
+    manifest: str | Path,
+    run_id: str,
+    *,
+    scheduler: str,
+    job_id: str | None,
+    script: Path | None,
+    cluster: dict[str, Any],
+) -> None:
+    """Record where a run was submitted: the scheduler, its job id, the script, the resources."""
+    with Manifest.open(manifest) as m:
+        _create(m)
+        m.con.execute(
+            "UPDATE runs SET scheduler = ?, job_id = ?, script = ?, cluster = ? WHERE run_id = ?",
+            [scheduler, job_id, None if script is None else str(script), json.dumps(cluster),
+             run_id],
+        )  # fmt: skip
+
+
 def set_status(manifest: str | Path, run_id: str, status: RunStatus, message: str) -> None:
     """Set only a run's status and message (its progress is written already); a final status
     sets ``finished``, ``running`` (a resumed run) clears it."""
@@ -179,6 +216,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         values[key] = json.loads(values[key] or empty)
     values["monitors"] = json.loads(values["monitors"] or "[]")
     values["evaluation"] = json.loads(values["evaluation"] or "null")
+    values["cluster"] = json.loads(values["cluster"]) if values["cluster"] else None
     return RunRecord.model_validate(values)
 
 

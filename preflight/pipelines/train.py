@@ -44,6 +44,7 @@ from preflight.manifest.runs import (
 from preflight.manifest.store import Manifest, ManifestKind, default_path
 from preflight.pipelines.audit import audit, last_report, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
+from preflight.pipelines.submit import Expected, adopt, check_submitted, refuse
 from preflight.progress import EpochBar
 from preflight.reports.model import AuditReport, GateNotice, RunResult
 from preflight.results import Severity, Verdict
@@ -96,6 +97,7 @@ def train(
     progress: bool = False,
     on_epoch: EpochCallback | None = None,
     on_gate: GateCallback | None = None,
+    expected: Expected | None = None,
 ) -> RunResult:
     """Audit the corpus, gate it, and train only if the gate passed.
 
@@ -107,6 +109,9 @@ def train(
             in the run's metrics); raising in it interrupts the run as a kill would.
         on_gate: called on rank 0 once the gate decided, before anything is built, with what
             it decided (the splits' roles, the run resumed).
+        expected: in a job ``preflight submit`` queued: the run to continue and the manifest
+            fingerprint and suite hash its gate passed; a re-audit that finds others refuses
+            the run (gate_failed) before any model is built.
 
     Seeds torch's global generator (``train.seed``) as a training script does, and turns on
     ``torch.use_deterministic_algorithms`` on the CPU for the run (restored afterwards).
@@ -122,7 +127,13 @@ def train(
         ManifestError: the manifest cannot be opened or is locked.
     """
     return _run(
-        config, resume=resume, progress=progress, on_epoch=on_epoch, on_gate=on_gate, smoke=False
+        config,
+        resume=resume,
+        progress=progress,
+        on_epoch=on_epoch,
+        on_gate=on_gate,
+        smoke=False,
+        expected=expected,
     )
 
 
@@ -168,12 +179,15 @@ def _run(
     on_epoch: EpochCallback | None,
     on_gate: GateCallback | None,
     smoke: bool,
+    expected: Expected | None = None,
 ) -> RunResult:
     world = World.from_env(config.train.device)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         holder: dict[str, AuditReport] = {}
-        decided = world.on_main(lambda: _audit_and_gate(config, resume, progress, holder, smoke))
+        decided = world.on_main(
+            lambda: _audit_and_gate(config, resume, progress, holder, smoke, expected)
+        )
         report = holder.get("report")
         if on_gate is not None and report is not None:  # rank 0: say it before building
             on_gate(_notice(report, decided))
@@ -266,7 +280,12 @@ def _train(
 
 
 def _audit_and_gate(
-    config: RunConfig, resume: bool, progress: bool, holder: dict[str, AuditReport], smoke: bool
+    config: RunConfig,
+    resume: bool,
+    progress: bool,
+    holder: dict[str, AuditReport],
+    smoke: bool,
+    expected: Expected | None = None,
 ) -> Start | _GateFailed:
     """Rank 0: audit, gate, and record the run (new, resumed, or refused by the gate)."""
     kind = "smoke" if smoke else "train"
@@ -285,6 +304,11 @@ def _audit_and_gate(
     recorded = json.loads(config.model_dump_json())
     with Manifest.open(manifest, read_only=True) as m:
         audit_id = last_audit_id(m)
+    if expected is not None:  # a submitted run: the corpus must be the one its gate passed
+        refused = check_submitted(report, expected, manifest, recorded)
+        if refused is not None:
+            refuse(manifest, expected.run_id, refused, config=recorded, audit_id=audit_id)
+            return _GateFailed(expected.run_id, refused)
     if report.verdict is Verdict.FAIL:
         run_id, message = new_run_id(), _gate_message(report)
         start_run(
@@ -311,6 +335,9 @@ def _audit_and_gate(
         val_splits=val_splits, held_out_splits=roles.held_out, train_fraction=fraction,
         subset=subset, notes=tuple(r for r in (peeking_record(roles),) if r is not None),
     )  # fmt: skip
+    if expected is not None:
+        run_dir = (config.checkpoint.dir or manifest.parent / "runs") / expected.run_id
+        return adopt(start, expected.run_id, config=recorded, audit_id=audit_id, run_dir=run_dir)
     if resume:
         return _resumed(start, recorded)
     run_id = new_run_id()

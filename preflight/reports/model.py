@@ -176,7 +176,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when completed, 1 when the gate or a monitor said no."""
+        """0 when completed, 1 when the gate or a monitor said no, 143 when SIGTERM stopped it."""
+        if self.status is RunStatus.INTERRUPTED:
+            return 143  # 128 + SIGTERM, as a shell reports a process the signal ended
         return 0 if self.status is RunStatus.COMPLETED else 1
 
 

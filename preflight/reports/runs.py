@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -9,21 +10,24 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from preflight.cluster.slurm import SchedulerState, log_path
 from preflight.manifest.runs import RunRecord, RunStatus
 from preflight.manifest.store import ManifestKind
 from preflight.reports.training import evaluation, event_lines, final_lines
 from preflight.results import Severity, Verdict
 
 if TYPE_CHECKING:
-    from preflight.reports.model import GateNotice, RunResult
+    from preflight.reports.model import AuditReport, GateNotice, RunResult
 
 __all__ = [
     "gate_line",
     "render_epoch",
     "render_gate",
+    "render_job",
     "render_result",
     "render_run",
     "render_runs",
+    "render_submit",
 ]
 
 _STYLE = {
@@ -32,7 +36,9 @@ _STYLE = {
     RunStatus.STOPPED_BY_MONITOR: "red",
     RunStatus.GATE_FAILED: "red",
     RunStatus.FAILED: "red",
+    RunStatus.QUEUED: "cyan",
     RunStatus.INTERRUPTED: "yellow",
+    RunStatus.CANCELLED: "yellow",
 }
 
 
@@ -125,18 +131,26 @@ def _evaluation(
         console.print(escape(line))
 
 
-def render_runs(runs: list[RunRecord], console: Console) -> None:
+def render_runs(
+    runs: list[RunRecord], console: Console, states: dict[str, SchedulerState] | None = None
+) -> None:
     """The runs, oldest first, one line each and the message indented below it.
 
     Columns of fixed content (id, kind, status, epochs, best score) stay whole at 80 columns;
-    the message, the one part of any length, gets a line of its own and wraps only there.
-    ``render_run`` shows one run in full.
+    the message, the one part of any length, gets a line of its own and wraps only there. A run
+    ``preflight submit`` queued shows its job's state beside its own (``running · RUNNING``)
+    and its job id on the message line. ``render_run`` shows one run in full.
+
+    Args:
+        runs: the runs.
+        console: where to print.
+        states: the scheduler's state per job id, for runs ``preflight submit`` queued.
     """
     header = ("run", "kind", "status", "epochs", "best")
     rows = [
         (
-            run.run_id, run.kind, str(run.status), _epochs(run), _best(run),
-            _STYLE[run.status], run.message or "",
+            run.run_id, run.kind, status_text(run, (states or {}).get(run.job_id or "")),
+            _epochs(run), _best(run), _STYLE[run.status], _job_and_message(run),
         )
         for run in runs
     ]  # fmt: skip
@@ -153,6 +167,65 @@ def render_runs(runs: list[RunRecord], console: Console) -> None:
             console.print(Text(f"    {message}"), highlight=False)
     if not runs:
         console.print("no run recorded in this manifest yet; start one with `preflight train`")
+
+
+def status_text(run: RunRecord, state: SchedulerState | None) -> str:
+    """The run's own status, merged with its job's state when a scheduler holds it
+    (``running · RUNNING``; ``running · CANCELLED`` tells of a job that ended unrecorded)."""
+    if run.job_id is None or state is None:
+        return str(run.status)
+    return f"{run.status} · {state}"
+
+
+def _job_and_message(run: RunRecord) -> str:
+    job = f"{run.scheduler} job {run.job_id}" if run.job_id else ""
+    return "; ".join(part for part in (job, run.message or "") if part)
+
+
+def render_job(run: RunRecord, state: SchedulerState | None, console: Console) -> None:
+    """Where a submitted run went: the job id and state, its log, and the batch script."""
+    if run.scheduler is None:
+        return
+    job = run.job_id or "none (the gate failed, so nothing was queued)"
+    console.print(f"{run.scheduler} job {job}: {state or SchedulerState.UNKNOWN}")
+    settings = ", ".join(f"{k} {v}" for k, v in (run.cluster or {}).items() if v not in (None, []))
+    console.print(f"  resources: {escape(settings)}")
+    if run.job_id and run.run_dir:
+        console.print(f"  log {escape(str(log_path(run.run_dir, run.job_id)))}")
+    if run.script:
+        console.print(f"  script {escape(run.script)}")
+        try:
+            text = Path(run.script).read_text(encoding="utf-8")
+        except OSError as exc:
+            text = f"(cannot read the script: {exc.strerror})"
+        console.print(escape(text), highlight=False, soft_wrap=True)
+
+
+def render_submit(
+    report: AuditReport,
+    console: Console,
+    *,
+    status: RunStatus,
+    message: str,
+    run_id: str | None,
+    job_id: str | None,
+    script: Path | None,
+) -> None:
+    """What ``preflight submit`` did: the gate's verdict, then the job or why there is none."""
+    warned = sum(not c.passed for c in report.checks)
+    console.print(
+        f"gate: {report.verdict} ({len(report.checks)} checks, {warned} not passed), "
+        f"manifest {escape(report.manifest.path)}"
+    )
+    if status is RunStatus.GATE_FAILED:
+        console.print(f"[bold red]NOT SUBMITTED[/bold red]  {escape(message)}")
+        return
+    if job_id is None:
+        console.print(f"[cyan]dry run[/cyan]: {escape(message)}")
+        return
+    console.print(f"Run {run_id}: [bold cyan]QUEUED[/bold cyan]  {escape(message)}")
+    console.print(f"script {escape(str(script))}")
+    console.print(f"follow it with `preflight runs`; stop it with `preflight runs cancel {run_id}`")
 
 
 def _epochs(run: RunRecord) -> str:

@@ -169,11 +169,13 @@ def run_epochs(
         bar: a progress bar for the steps of each epoch (rank 0, on a terminal).
 
     Returns:
-        The final status (completed or stopped_by_monitor) and the message saying why.
+        The final status (completed, stopped_by_monitor, or interrupted by SIGTERM) and the
+        message saying why.
     """
     bar = bar or EpochBar(s.run.config.train.epochs, enabled=False)
     try:
-        return _epochs(s, on_epoch, bar)
+        with s.preemption.catching():
+            return _epochs(s, on_epoch, bar)
     finally:
         bar.close()
 
@@ -181,6 +183,13 @@ def run_epochs(
 def _epochs(s: Session, on_epoch: EpochCallback | None, bar: EpochBar) -> tuple[RunStatus, str]:
     for epoch in range(s.book.epoch, s.run.config.train.epochs):
         summary, records, stop = _train_epoch(s, epoch, bar)
+        if s.preemption.agreed:  # the row and the checkpoints stay at the last finished epoch
+            message = (
+                f"interrupted by SIGTERM in epoch {epoch + 1} after {s.book.step} steps; "
+                f"resumes from the checkpoint of epoch {s.book.epoch}"
+            )
+            _write_row(s, RunStatus.INTERRUPTED, message)
+            return RunStatus.INTERRUPTED, message
         if stop is None:
             bar.validating(s.run.val_name)
             metrics = s.run.world.on_main(functools.partial(_measure, s))
@@ -222,6 +231,8 @@ def _train_epoch(
     for x, y, mask, ids in s.data.loaders.train:  # (B, C, T), (B,), (B, T), (B, 2) on the CPU
         signals.raise_if_received()  # a safe point: between optimizer steps
         admitted, stop = _admit(s, x, y, ids, epoch)
+        if s.preemption.agreed:  # SIGTERM on some rank: every rank leaves at this batch
+            return _summary(s, epoch, started, batches, with_positives, loss_sum), [], None
         if admitted:
             loss, grad_norm = _step(s, x, y, mask)
             stop = watch.observe(s.book.step, loss, grad_norm)
@@ -265,7 +276,9 @@ def _admit(
         passed = s.data.guard.admit(x, y, ids, step=s.book.step).passed
     except GuardStopped as exc:
         passed, stopped = False, exc
-    quarantined, halt = s.run.world.any_rank(not passed, stopped is not None)
+    quarantined, halt, s.preemption.agreed = s.run.world.any_rank(
+        not passed, stopped is not None, s.preemption.requested
+    )
     if halt:
         return False, _guard_record(s, epoch, stopped)
     if quarantined and passed:

@@ -1,13 +1,15 @@
 """The training session: what a run builds once its gate passed, shared by EEG and stamp runs.
 
-A ``Session`` is four parts, each one concern (as a Lightning trainer's connectors):
+A ``Session`` is four parts and a signal flag, each one concern (as a Lightning trainer's
+connectors):
 
 - ``run`` (``RunInfo``, fixed): who and what the run is: config, processes, manifest, splits;
 - ``data`` (``SessionData``, fixed): the training batches, the scoring loaders, the batch guard
   and its quarantine recorder;
 - ``engine`` (``Engine``): the model, the optimizer, precision and the learning-rate schedule;
 - ``book`` (``Bookkeeping``, mutable): steps, epochs, history, monitor records and the best
-  checkpoint, which a checkpoint restores, plus the scores kept for the evaluation after training.
+  checkpoint, which a checkpoint restores, plus the scores kept for the evaluation after training;
+- ``preemption``: whether SIGTERM arrived, and whether every rank agreed to stop at this batch.
 
 The EEG path (``training.eeg``) and the stamp path (``training.stamps``) build their data and
 model, then call ``assemble_session`` for the rest; ``pipelines.train`` chooses between them by
@@ -37,6 +39,7 @@ from preflight.run_config import RunConfig, Sampling
 from preflight.training import checkpoint as ckpt
 from preflight.training.distributed import World
 from preflight.training.monitors import MonitorRecord
+from preflight.training.preemption import Preemption
 from preflight.validators.batch_guard import BatchGuard
 from preflight.validators.quarantine import ManifestRecorder
 
@@ -170,6 +173,8 @@ class Session:
     data: SessionData
     engine: Engine
     book: Bookkeeping
+    # SIGTERM (a Slurm time limit, a preemption): every rank stops at the same batch.
+    preemption: Preemption = field(default_factory=Preemption)
 
 
 def assemble_session(

@@ -25,7 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cli"}),
     frozenset({"pipelines"}),
     frozenset({"reports"}),
-    frozenset({"training", "run_config"}),  # a run config describes a training run
+    frozenset({"training", "run_config", "cluster"}),  # a run config describes a training run
     frozenset({"data", "synth"}),
     frozenset({"scanning", "split", "validators"}),
     frozenset({"evaluation", "config"}),

@@ -127,7 +127,7 @@ def test_seeded_and_set_epoch(rare: WindowIndex) -> None:
     assert list(BalancedSampler(rare, seed=8)) != first
 
 
-@pytest.mark.parametrize("world_size", [2, 3])
+@pytest.mark.parametrize("world_size", [2, 3, 8])  # 8: two nodes x four ranks under Slurm
 @pytest.mark.parametrize("num_samples", [999, 1_000])
 def test_shards_are_disjoint_slices_of_the_epoch_sample(
     rare: WindowIndex, world_size: int, num_samples: int
@@ -220,6 +220,25 @@ def test_batch_sampler_shards_and_epochs(rare: WindowIndex) -> None:
     np.testing.assert_array_equal(everyone[1], one)
     np.testing.assert_array_equal(batches(0, 0), zero)
     assert not np.array_equal(batches(0, 1), zero)
+
+
+@pytest.mark.parametrize(("nodes", "per_node"), [(1, 2), (2, 2), (3, 4)])
+def test_batch_sampler_shards_stay_equal_and_disjoint_across_nodes(
+    rare: WindowIndex, nodes: int, per_node: int
+) -> None:
+    """Global rank = node x K + local rank; each rank's batches are its slice of one sample."""
+    world = nodes * per_node
+    ranks = [
+        PositiveBatchSampler(
+            BalancedSampler(rare, num_samples=999, rank=r, world_size=world, seed=3), 8, 0
+        )
+        for r in range(world)
+    ]
+    got = np.stack([np.array(list(b)) for b in ranks])  # (W, batches, 8)
+    assert len({len(b) for b in ranks}) == 1  # equal: no rank waits in an all-reduce alone
+    per_rank = got.shape[1] * got.shape[2]
+    sample = ranks[0].sampler.epoch_sample(per_rank * world)
+    np.testing.assert_array_equal(got.reshape(world, -1), sample.reshape(per_rank, world).T)
 
 
 def test_batch_sampler_in_a_data_loader(rare: WindowIndex) -> None:
