@@ -111,7 +111,8 @@ def _with_channel_csv(term_rows: list[str], *, utf16: bool = False) -> Callable[
 
 def _past_end_with_channel_csv(root: Path) -> None:
     write(BCKG_CHANNEL_CSV, csv_bi(BCKG_NAME, 100, [CHANNEL_ROW]))(root)
-    bckg_csv(term(150, 160), duration=200)(root)
+    # `# duration` within 1 s of the EDF's 100 s (no duration_mismatch), the event past its end
+    bckg_csv(term(95, 100.5), duration=101)(root)
 
 
 def _huge_csv(root: Path) -> None:
