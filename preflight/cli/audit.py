@@ -7,14 +7,7 @@ from typing import Annotated
 
 import typer
 
-from preflight.cli._exit import exit_2_on_error
-from preflight.config import PreflightConfig, SourceFormat, SplitMethod, apply_flags, load_config
-from preflight.console import make_console
-from preflight.pipelines.audit import audit as run_audit
-from preflight.pipelines.audit import require_usable, scan_options
-from preflight.reports.files import write_reports
-from preflight.reports.terminal import render_audit
-from preflight.results import Verdict
+from preflight.config import SourceFormat, SplitMethod
 
 _Opt = typer.Option
 
@@ -85,6 +78,16 @@ def audit(
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Scan headers and annotations, build the split, run the gate, and report per split."""
+    # Imported here, so that `preflight --help` does not load DuckDB, NumPy and pyarrow.
+    from preflight.cli._exit import exit_2_on_error
+    from preflight.config import PreflightConfig, apply_flags, load_config
+    from preflight.console import make_console
+    from preflight.pipelines.audit import audit as run_audit
+    from preflight.pipelines.audit import require_usable, scan_options
+    from preflight.reports.files import write_reports
+    from preflight.reports.terminal import render_audit
+    from preflight.results import Verdict
+
     with exit_2_on_error():
         cfg = apply_flags(
             load_config(config) if config is not None else PreflightConfig(),

@@ -7,14 +7,6 @@ from typing import Annotated
 
 import typer
 
-from preflight.cli._exit import exit_2_on_error
-from preflight.console import make_console
-from preflight.manifest.store import Manifest
-from preflight.pipelines.audit import last_report
-from preflight.reports.files import write_reports
-from preflight.reports.terminal import render_audit
-from preflight.results import Verdict
-
 _Opt = typer.Option
 
 
@@ -28,6 +20,14 @@ def report(
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No table on the terminal.")] = False,
 ) -> None:
     """Show or write the report of a manifest's latest audit (exit code as that audit's)."""
+    from preflight.cli._exit import exit_2_on_error  # here: `preflight --help` stays light
+    from preflight.console import make_console
+    from preflight.manifest.store import Manifest
+    from preflight.pipelines.audit import last_report
+    from preflight.reports.files import write_reports
+    from preflight.reports.terminal import render_audit
+    from preflight.results import Verdict
+
     with exit_2_on_error():
         with Manifest.open(manifest, read_only=True) as m:
             stored = last_report(m, audit_id)
