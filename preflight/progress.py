@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from types import TracebackType
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from preflight.console import make_console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class ProgressReporter:
@@ -22,6 +24,15 @@ class ProgressReporter:
         console = make_console(stderr=True)
         self._progress: Progress | None = None
         if enabled and total > 0 and console.is_terminal:
+            # Imported here: a quiet or piped run never pays for rich's progress module.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

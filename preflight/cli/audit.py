@@ -81,11 +81,9 @@ def audit(
     # Imported here, so that `preflight --help` does not load DuckDB, NumPy and pyarrow.
     from preflight.cli._exit import exit_2_on_error
     from preflight.config import PreflightConfig, apply_flags, load_config
-    from preflight.console import make_console
     from preflight.pipelines.audit import audit as run_audit
     from preflight.pipelines.audit import require_usable, scan_options
     from preflight.reports.files import write_reports
-    from preflight.reports.terminal import render_audit
     from preflight.results import Verdict
 
     with exit_2_on_error():
@@ -106,6 +104,9 @@ def audit(
         options = scan_options(cfg.audit, workers=workers, progress=not quiet)
         report = run_audit(source, manifest=manifest, options=options, config=cfg, suite=suite)
         if not quiet:
+            from preflight.console import make_console
+            from preflight.reports.terminal import render_audit  # rich tables: not for -q
+
             render_audit(report, make_console())
         write_reports(report, json_out, junit, markdown, html)
         require_usable(report, source)

@@ -30,7 +30,6 @@ from preflight.reports.model import (
 )
 from preflight.results import CheckResult, Severity, verdict
 from preflight.scanning.discover import Discovery, SourceFormat, discover
-from preflight.scanning.parquet_scan import is_parquet_corpus, scan_parquet
 from preflight.scanning.scan import ScanOptions, ScanResult, params_of, scan
 from preflight.sources.parquet import ParquetOptions
 from preflight.split import build_split
@@ -146,15 +145,19 @@ def _reads_tables(
     if options.fmt is not SourceFormat.AUTO:
         return False
     found = found if found is not None else discover(root, SourceFormat.AUTO)
-    return not found.files and is_parquet_corpus(root, parquet)
+    if found.files:
+        return False
+    from preflight.scanning.parquet_scan import is_parquet_corpus  # pyarrow: Parquet only
+
+    return is_parquet_corpus(root, parquet)
 
 
 def _scan(root: Path, m: Manifest, options: ScanOptions, parquet: ParquetOptions) -> ScanResult:
     """The EEG scan, or the Parquet one (``_reads_tables``); the folder is walked once."""
-    if options.fmt is SourceFormat.PARQUET:
-        return scan_parquet(root, m, parquet)
-    found = discover(root, SourceFormat.AUTO)
-    if _reads_tables(root, options, parquet, found):
+    found = None if options.fmt is SourceFormat.PARQUET else discover(root, SourceFormat.AUTO)
+    if found is None or _reads_tables(root, options, parquet, found):
+        from preflight.scanning.parquet_scan import scan_parquet  # pyarrow: Parquet only
+
         return scan_parquet(root, m, parquet)
     return scan(root, m, options, found=found)
 

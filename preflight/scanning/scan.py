@@ -35,7 +35,7 @@ from preflight.scanning.discover import (
     discover,
     kinds_read,
 )
-from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, reader_of
+from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, preload, reader_of
 
 # Below this many files to read, the pool's start-up costs more than it saves.
 PARALLEL_MIN_FILES = 64
@@ -170,6 +170,7 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
                 read += parse_chunk(root, chunk, staging, i, options.errata)
                 bar.advance(len(chunk))
             return read
+        preload()
         with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
                 pool.submit(parse_chunk, root, chunk, staging, i, options.errata)
