@@ -10,9 +10,7 @@ import typer
 
 from preflight.cli._exit import exit_2_on_error
 from preflight.console import make_console
-from preflight.manifest.runs import RunRecord, get_run, list_runs
 from preflight.manifest.store import DEFAULT_DIRNAME, DEFAULT_FILENAME, Manifest, default_path
-from preflight.reports.runs import render_run, render_runs
 
 _Opt = typer.Option
 _Manifest = Annotated[
@@ -50,6 +48,9 @@ def runs(
     """List the training runs recorded in a manifest, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
+    from preflight.manifest.runs import list_runs  # here: `preflight --help` stays light
+    from preflight.reports.runs import render_runs
+
     with exit_2_on_error(), Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
         records = list_runs(m)
     if json_out:
@@ -66,6 +67,9 @@ def show(
     json_out: _Json = False,
 ) -> None:
     """Show one run: status, per-epoch metrics, monitor decisions, checkpoints."""
+    from preflight.manifest.runs import RunRecord, get_run
+    from preflight.reports.runs import render_run
+
     with exit_2_on_error(), Manifest.open(_manifest_path(manifest, config), read_only=True) as m:
         record: RunRecord = get_run(m, run_id)
     if json_out:
