@@ -37,8 +37,10 @@ from preflight.scanning.discover import (
 )
 from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, preload, reader_of
 
-# Below this many files to read, the pool's start-up costs more than it saves.
-PARALLEL_MIN_FILES = 64
+# Below this many files to read, the pool costs more than it saves: forking the parent and the
+# workers' copy-on-write faults cost ~0.4 s of CPU (measured on 2 cores), ~1,100 files' parsing
+# at ~0.37 ms each; with two workers the pool wins on wall time from about 2,000 files.
+PARALLEL_MIN_FILES = 2000
 
 
 @dataclass(frozen=True, slots=True)
