@@ -3,18 +3,23 @@
 Commands only parse arguments, call the Python API and render; exit codes follow the contract:
 0 passed, 1 a gate or monitor said no, 2 usage or unreadable input.
 
-Each command's module is imported when that command runs (or when ``--help`` lists it), and
-imports what it needs inside its function: ``preflight --version`` loads typer alone, and
-``preflight audit`` never pays for torch or the synthesizers.
+Each command's module is imported when that command runs, and imports what it needs inside its
+function: ``preflight --version`` loads typer alone, ``preflight audit`` never pays for torch or
+the synthesizers, and ``preflight --help`` lists the commands from their modules' source
+(``summary``) without importing them.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from preflight._version import __version__
 
@@ -33,13 +38,54 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class LazyCommands(TyperGroup):
     """The root group: builds a command from ``COMMANDS`` on first use, in the listed order."""
 
+    listing = False  # while the root help lists commands: summaries will do
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
+            if self.listing and (brief := summary(cmd_name)) is not None:
+                return brief
             self.add_command(_load(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self._listing():
+            super().format_help(ctx, formatter)
+
+    @contextmanager
+    def _listing(self) -> Iterator[None]:
+        self.listing = True
+        try:
+            yield
+        finally:
+            self.listing = False
+
+
+def summary(name: str) -> Any:
+    """A stand-in for listing command ``name`` in the root help: its name and help text, read
+    from its module's source (the function's docstring, or a group's ``typer.Typer(help=...)``)
+    without importing the module; None when the source does not say it plainly."""
+    module, attribute = COMMANDS[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    text: object = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == attribute:
+            text = ast.get_docstring(node)
+        elif isinstance(node, ast.Assign) and [_name(t) for t in node.targets] == [attribute]:
+            keywords = node.value.keywords if isinstance(node.value, ast.Call) else []
+            found = [k.value for k in keywords if k.arg == "help"]
+            text = found[0].value if found and isinstance(found[0], ast.Constant) else None
+    return None if not isinstance(text, str) else TyperCommand(name, help=text)
+
+
+def _name(target: ast.expr) -> str | None:
+    return target.id if isinstance(target, ast.Name) else None
 
 
 def _load(name: str) -> Any:
