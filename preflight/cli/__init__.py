@@ -69,10 +69,13 @@ def summary(name: str) -> Any:
     without importing the module; None when the source does not say it plainly."""
     module, attribute = COMMANDS[name]
     spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None  # no source to read (a frozen or bytecode-only install): import it
+    try:
+        with open(spec.origin, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, UnicodeDecodeError):
         return None
-    with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read())
     text: object = None
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == attribute:

@@ -1,6 +1,7 @@
 """The audit: scan a corpus into the manifest, split it, gate it, and build the report.
 
-The gate imports pandas, pandera and Great Expectations (seconds). Its records depend only on
+The gate imports pandas and pandera (about a second; Great Expectations too, for a user suite
+with expectation kinds that ``validators.direct`` leaves to it). Its records depend only on
 the manifest fingerprint, the split settings, the suite and the gate config, so an audit whose
 inputs all match the previous audit's reuses that audit's records instead of running the suites
 again: re-auditing an unchanged corpus stays sub-second, and any change runs the gate.
