@@ -47,7 +47,12 @@ ci-reports: $(VENV)/.installed
 	  code=$$?; echo "audit of the broken corpus exited $$code (expected 1)"; test $$code -eq 1
 	rm -rf $(REPORTS)/healthy-corpus $(REPORTS)/broken-corpus
 
-bench: $(VENV)/.installed
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/bench_peers.py
 	$(BIN)/python benchmarks/bench_audit.py
 	$(BIN)/python benchmarks/bench_parquet.py
 

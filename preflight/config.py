@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import yaml
 from pydantic import (
@@ -45,10 +45,12 @@ from pydantic import (
 )
 
 from preflight.errors import ConfigError, UsageError
-from preflight.manifest.windows import WindowParams
 from preflight.results import Severity
 from preflight.sources.limits import ScanLimits
 from preflight.sources.parquet import ParquetOptions, parse_label_map
+
+if TYPE_CHECKING:
+    from preflight.manifest.windows import WindowParams
 
 __all__ = [
     "DEFAULT_RATIOS",
@@ -204,6 +206,8 @@ class AuditConfig(Strict):
 
     def window_params(self) -> WindowParams:
         """The windowing parameters these settings describe."""
+        from preflight.manifest.windows import WindowParams  # DuckDB: not for `--help`
+
         return WindowParams(
             window_s=self.window_s,
             stride_s=self.stride_s if self.stride_s is not None else self.window_s,

@@ -9,18 +9,12 @@ finished step there instead.
 from __future__ import annotations
 
 from types import TracebackType
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING
 
 from preflight.console import make_console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressReporter:
@@ -36,6 +30,15 @@ class ProgressReporter:
         console = make_console(stderr=True)
         self._progress: Progress | None = None
         if enabled and total > 0 and console.is_terminal:
+            # Imported here: a quiet or piped run never pays for rich's progress module.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -80,6 +83,14 @@ class EpochBar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         if enabled and console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -136,6 +147,8 @@ class Working:
         console = make_console(stderr=True)
         self._progress: Progress | None = None
         if enabled and console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 SpinnerColumn(), TextColumn(description), TimeElapsedColumn(),
                 console=console, transient=True,

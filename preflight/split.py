@@ -30,9 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from preflight.config import (
     DEFAULT_RATIOS,
@@ -56,8 +54,12 @@ __all__ = [
     "parse_ratios",
 ]
 
-_Floats = npt.NDArray[np.float64]
-_Ints = npt.NDArray[np.int64]
+if TYPE_CHECKING:  # NumPy loads in the stratified split only: the declared one needs none
+    import numpy as np
+    import numpy.typing as npt
+
+    _Floats = npt.NDArray[np.float64]
+    _Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,8 @@ def _declared(m: Manifest) -> SplitSummary:
 
 
 def _stratified(m: Manifest, ratios: dict[str, float], seed: int) -> SplitSummary:
+    import numpy as np
+
     units = _load_units(m)
     names = list(ratios)
     split_of_unit = _assign(units, np.array([ratios[n] for n in names]), seed)
@@ -164,6 +168,8 @@ def _stratified(m: Manifest, ratios: dict[str, float], seed: int) -> SplitSummar
 
 def _load_units(m: Manifest) -> _Units:
     """Per-patient sizes, grouped into units of patients that share a recording."""
+    import numpy as np
+
     rows = queries.per_recording(m)
     patients, patient_of = np.unique([str(r["patient"]) for r in rows], return_inverse=True)
     names = [str(p) for p in patients]
@@ -203,6 +209,8 @@ def _load_units(m: Manifest) -> _Units:
 
 def _assign(units: _Units, ratios: _Floats, seed: int) -> _Ints:
     """The split index of every unit: positive units first, then negative ones by hours."""
+    import numpy as np
+
     shuffle = _shuffle_keys(units.names, seed)
     n_splits = len(ratios)
     tie = np.lexsort((np.arange(n_splits), -ratios))  # larger ratio first, then given order
@@ -231,6 +239,8 @@ def _shuffle_keys(names: list[str], seed: int) -> npt.NDArray[np.uint64]:
     A hash rather than a NumPy generator: the same seed gives the same split on every platform
     and NumPy version, and adding a patient does not reshuffle all the others.
     """
+    import numpy as np
+
     keys = [
         int.from_bytes(hashlib.blake2b(f"{seed}:{n}".encode(), digest_size=8).digest(), "big")
         for n in names
@@ -240,6 +250,8 @@ def _shuffle_keys(names: list[str], seed: int) -> npt.NDArray[np.uint64]:
 
 def _largest_first(size: _Floats, shuffle: npt.NDArray[np.uint64]) -> _Ints:
     """Order by power-of-two bucket of ``size``, largest first; seeded shuffle within one."""
+    import numpy as np
+
     bucket = np.floor(np.log2(1.0 + np.maximum(size, 0.0)))
     return np.lexsort((shuffle, -bucket)).astype(np.int64)
 
@@ -254,6 +266,8 @@ def _deal(order: _Ints, sizes: _Floats, filled: _Floats, ratios: _Floats, rank: 
         ratios: (S,) target share of each split.
         rank: (S,) tie-break rank of each split (0 first).
     """
+    import numpy as np
+
     target = ratios[:, None] * (sizes[order].sum(axis=0) + filled.sum(axis=0))[None, :]
     live = target > 0  # a criterion the corpus has none of cannot be balanced
     scale = np.where(live, target, 1.0)
@@ -271,6 +285,8 @@ def _stats(m: Manifest) -> dict[str, SplitStats]:
 
 
 def _notes(units: _Units, names: list[str], stats: dict[str, SplitStats]) -> tuple[str, ...]:
+    import numpy as np
+
     notes = []
     n_positive = int(np.count_nonzero(units.events > 0))
     short = [n for n in names if n not in stats or stats[n].positive_patients == 0]

@@ -12,7 +12,7 @@ __all__ = ["EXIT_CODES", "Command", "Group", "flag"]
 # Shown under `preflight --help` and the help of every command that gates (epilog).
 EXIT_CODES = (
     "Exit codes: 0 passed; 1 the gate (or a training monitor) said no; 2 usage error, "
-    "unreadable input or nothing usable."
+    "unreadable input or nothing usable; 130 or 143 stopped by SIGINT or SIGTERM."
 )
 
 

@@ -16,9 +16,8 @@ import typer
 from preflight.cli._exit import exit_2_on_error, print_error
 from preflight.cli._help import flag
 from preflight.console import make_console
-from preflight.reports.synth import corpus_summary, stamps_summary
-from preflight.synth.corpus import Defect, Layout, SynthSpec, synthesize
-from preflight.synth.stamps import StampDefect, StampSpec, synthesize_stamps
+from preflight.synth.spec import Defect, Layout, SynthSpec
+from preflight.synth.stamps import StampDefect, StampSpec
 
 __all__ = ["SynthLayout", "synth"]
 
@@ -103,6 +102,11 @@ def synth(
     ] = False,
 ) -> None:
     """Write a synthetic corpus (EDF + annotations, or Parquet stamp tiers) and its truth file."""
+    # Imported here: NumPy and pyarrow are for writing a corpus, not for `--help`.
+    from preflight.reports.synth import corpus_summary, stamps_summary
+    from preflight.synth.corpus import synthesize
+    from preflight.synth.stamps import synthesize_stamps
+
     began = time.perf_counter()
     if layout is SynthLayout.STAMPS:
         with exit_2_on_error():

@@ -9,11 +9,12 @@ positive rows), created here. Every function runs inside the caller's transactio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from preflight.manifest.store import Manifest
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "annotated_recordings",

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-import pyarrow as pa
-
 from preflight.manifest.schema import create_derived_tables
 from preflight.manifest.store import Manifest
 from preflight.manifest.windows import END_TOLERANCE_S
@@ -231,6 +229,8 @@ def write_table_counts(m: Manifest, file_ids: Sequence[int]) -> None:
         m: a writable manifest whose recordings were just written.
         file_ids: the ``file_id`` of each recording, in ``rec_idx`` order (0, 1, ...).
     """
+    import pyarrow as pa  # here: an unchanged re-audit derives nothing and never loads it
+
     mapping = pa.table(
         {
             "rec_idx": pa.array(range(len(file_ids)), pa.int32()),

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
-
 from preflight.manifest.store import Manifest
 
 __all__ = ["shared_recordings", "write_declared_split", "write_patient_splits"]
@@ -56,6 +54,8 @@ def write_patient_splits(
         seed: recorded as ``split_seed``.
         ratios: recorded as ``split_ratios`` (JSON).
     """
+    import pyarrow as pa  # here: the declared split, the common one, never loads it
+
     assignments = pa.table({
         "patient": pa.array(patients, pa.string()),
         "split": pa.array(splits, pa.string()),

@@ -15,14 +15,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from preflight import signals
 from preflight.errors import ManifestError
 from preflight.manifest import schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_DIRNAME = ".preflight"
 DEFAULT_FILENAME = "manifest.duckdb"
@@ -287,6 +289,8 @@ class Manifest:
         self, table: str, columns: Mapping[str, Sequence[Any]], types: pa.Schema | None = None
     ) -> None:
         """Bulk-insert column lists into ``table`` through Arrow (no per-row round trips)."""
+        import pyarrow as pa  # here: an unchanged re-audit inserts nothing and never loads it
+
         arrow = pa.table(dict(columns), schema=types)
         if arrow.num_rows == 0:
             return
@@ -301,6 +305,8 @@ class Manifest:
         """Forget every cached row of the files in ``paths``."""
         if not paths:
             return
+        import pyarrow as pa
+
         self.con.register("_gone", pa.table({"path": list(paths)}))
         try:
             for table, column in (

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 
 from preflight.manifest.store import Manifest
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Float tolerance for "the window lies entirely inside the recording": durations such as
 # 2348.0 s read from text and multiplied out from data records must not lose their last window.

@@ -1,6 +1,7 @@
 """The audit: scan a corpus into the manifest, split it, gate it, and build the report.
 
-The gate imports pandas, pandera and Great Expectations (seconds). Its records depend only on
+The gate imports pandas and pandera (about a second; Great Expectations too, for a user suite
+with expectation kinds that ``validators.direct`` leaves to it). Its records depend only on
 the manifest fingerprint, the split settings, the suite and the gate config, so an audit whose
 inputs all match the previous audit's reuses that audit's records instead of running the suites
 again: re-auditing an unchanged corpus stays sub-second, and any change runs the gate.
@@ -31,7 +32,6 @@ from preflight.reports.model import (
 )
 from preflight.results import CheckResult, Severity, verdict
 from preflight.scanning.discover import Discovery, SourceFormat, discover
-from preflight.scanning.parquet_scan import is_parquet_corpus, scan_parquet
 from preflight.scanning.scan import ScanOptions, ScanResult, params_of, scan
 from preflight.sources.parquet import ParquetOptions
 from preflight.split import build_split
@@ -177,15 +177,19 @@ def _reads_tables(
     if options.fmt is not SourceFormat.AUTO:
         return False
     found = found if found is not None else discover(root, SourceFormat.AUTO)
-    return not found.files and is_parquet_corpus(root, parquet)
+    if found.files:
+        return False
+    from preflight.scanning.parquet_scan import is_parquet_corpus  # pyarrow: Parquet only
+
+    return is_parquet_corpus(root, parquet)
 
 
 def _scan(root: Path, m: Manifest, options: ScanOptions, parquet: ParquetOptions) -> ScanResult:
     """The EEG scan, or the Parquet one (``_reads_tables``); the folder is walked once."""
-    if options.fmt is SourceFormat.PARQUET:
-        return scan_parquet(root, m, parquet)
-    found = discover(root, SourceFormat.AUTO)
-    if _reads_tables(root, options, parquet, found):
+    found = None if options.fmt is SourceFormat.PARQUET else discover(root, SourceFormat.AUTO)
+    if found is None or _reads_tables(root, options, parquet, found):
+        from preflight.scanning.parquet_scan import scan_parquet  # pyarrow: Parquet only
+
         return scan_parquet(root, m, parquet)
     return scan(root, m, options, found=found)
 

@@ -245,6 +245,13 @@ def _hash_small_file(path: str) -> str:
         return hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
 
 
+def preload() -> None:
+    """Import what the readers and ``parse_chunk`` load on first use, before a pool forks: the
+    workers inherit it instead of importing it each (an unchanged re-audit never needs it)."""
+    import numpy  # noqa: F401  (the EDF header reader)
+    import pyarrow.parquet  # noqa: F401  (the staging files)
+
+
 def forked_pool(n: int) -> ProcessPoolExecutor:
     """``n`` forked worker processes (they start at once and inherit the imports made here)
     that die with this process: every pool of preflight's is made here (``worker_init``)."""

@@ -37,11 +37,13 @@ from preflight.scanning.discover import (
     kinds_read,
     missing_annotations_hint,
 )
-from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, reader_of
+from preflight.scanning.parse import TABLES, forked_pool, parse_chunk, preload, reader_of
 from preflight.sources.limits import ScanLimits
 
-# Below this many files to read, the pool's start-up costs more than it saves.
-PARALLEL_MIN_FILES = 64
+# Below this many files to read, the pool costs more than it saves: forking the parent and the
+# workers' copy-on-write faults cost ~0.4 s of CPU (measured on 2 cores), ~1,100 files' parsing
+# at ~0.37 ms each; with two workers the pool wins on wall time from about 2,000 files.
+PARALLEL_MIN_FILES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +184,7 @@ def _parse_all(root: str, files: list[Found], options: ScanOptions, staging: str
                 read += parse_chunk(root, chunk, staging, i, options.errata, options.limits)
                 bar.advance(len(chunk))
             return read
+        preload()
         with forked_pool(n) as pool:  # workers inherit the imported readers
             futures = [
                 pool.submit(parse_chunk, root, chunk, staging, i, options.errata, options.limits)

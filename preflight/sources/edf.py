@@ -39,12 +39,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from preflight.errors import Reason, RecordingError
 from preflight.sources.records import EdfHeader
 from preflight.sources.text import open_regular
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["READER_NAME", "READER_VERSION", "content_fingerprint", "read_header"]
 
@@ -195,6 +197,8 @@ def _read_open(fd: int, size: int, path: str | Path, with_annotations: bool) -> 
     start_time = fixed.start_time
     annotations: tuple[tuple[float, float | None, str], ...] = ()
     if with_annotations and len(ordinary) < len(labels):
+        import numpy as np  # here, as below: a scan's workers inherit it from the parent
+
         ends = np.cumsum([0, *samples]) * fixed.sample_bytes  # byte offset of each signal
         slices = [(int(ends[i]), int(ends[i + 1] - ends[i])) for i in range(len(labels))]
         slices = [slices[i] for i, label in enumerate(labels) if label in _ANNOTATION_LABELS]
@@ -296,6 +300,8 @@ def _fields(
     A ``|`` is appended to each field (shape ``(n, 8)`` -> ``(n, 9)``) so that one ``fullmatch``
     checks every field at once; a ``|`` inside a field would shift the fields, so it is rejected.
     """
+    import numpy as np
+
     rows = np.frombuffer(column, np.uint8).reshape(-1, 8)
     bars = np.full((len(rows), 1), ord("|"), np.uint8)
     joined = np.hstack([rows, bars]).tobytes()
@@ -357,6 +363,8 @@ def _annotation_streams(
     ``(n_records, width)`` with a stride of ``record_bytes``: only the pages holding annotation
     bytes are read, and no Python loop runs over the records.
     """
+    import numpy as np
+
     streams = []
     with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
         for index, (start, width) in enumerate(slices):

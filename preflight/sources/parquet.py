@@ -21,10 +21,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,6 +33,9 @@ from pydantic import (
 )
 
 from preflight.errors import InputError, Reason
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "READER_NAME",
@@ -92,6 +93,8 @@ class ColumnKind(StrEnum):
 
 def arrow_kind(arrow_type: pa.DataType) -> ColumnKind:
     """The type family of a column whose Arrow type (from the file's footer) is ``arrow_type``."""
+    import pyarrow as pa  # here, so that loading a config does not load pyarrow
+
     if pa.types.is_dictionary(arrow_type):  # a categorical column: DuckDB reads its values
         arrow_type = arrow_type.value_type
     if pa.types.is_integer(arrow_type):
@@ -261,6 +264,9 @@ def read_footer(path: str) -> Footer:
     Raises:
         InputError: as ``content_hash``; or the footer does not parse (``NOT_PARQUET``).
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     size, data = _tail(path)
     try:
         meta = pq.read_metadata(pa.BufferReader(data))

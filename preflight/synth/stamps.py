@@ -20,17 +20,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from preflight.data.stamp_codec import STAMP_SHAPE, encode_stamp
 from preflight.errors import Reason, UsageError
 from preflight.sources import parquet as pqs
 from preflight.sources.parquet import LabelClass, ParquetOptions
 from preflight.synth.folder import prepare_folder
+
+if TYPE_CHECKING:  # NumPy and pyarrow load when stamps are written, not for `synth --help`
+    import numpy as np
 
 __all__ = [
     "BAD_FILE_REASON",
@@ -174,6 +172,8 @@ def synthesize_stamps(
     Raises:
         UsageError: ``root`` is a file, or a non-empty folder that cannot be replaced.
     """
+    import numpy as np
+
     spec = StampSpec() if spec is None else spec
     root = Path(root)
     prepare_folder(root, overwrite=overwrite, truth_file=STAMPS_TRUTH_FILE, what="stamp dataset")
@@ -221,6 +221,8 @@ def _regions(spec: StampSpec) -> dict[str, list[str]]:
 
 def _controls(rng: np.random.Generator, spec: StampSpec, one_class: bool) -> np.ndarray:
     """is_control per row, shuffled: exactly round(control_fraction x rows) ones."""
+    import numpy as np
+
     n = spec.rows_per_file
     k = 0 if one_class else round(spec.control_fraction * n)
     return rng.permutation(np.r_[np.ones(k, np.int8), np.zeros(n - k, np.int8)])
@@ -230,6 +232,11 @@ def _write(
     path: Path, rng: np.random.Generator, controls: np.ndarray, region: str, group_rows: int
 ) -> None:
     """One file, a row group at a time (memory holds one row group of stamps)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from preflight.data.stamp_codec import encode_stamp
+
     schema = pa.schema(
         [("stamp_npz", pa.binary()), ("is_control", pa.int8()), ("region", pa.string())]
     )
@@ -250,6 +257,12 @@ def _write(
 
 def _write_bad(path: Path, kind: BadFile, rng: np.random.Generator) -> None:
     """A small file broken the way ``kind`` says."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from preflight.data.stamp_codec import encode_stamp
+
     n = 8
     stamps = [encode_stamp(s) for s in render_stamps(rng, lens=np.arange(n) % 2 == 0)]
     labels: list[Any] = [i % 2 for i in range(n)]
@@ -278,6 +291,10 @@ def render_stamps(rng: np.random.Generator, lens: np.ndarray) -> np.ndarray:
         rng: the random source.
         lens: bool (n,): which stamps get a lensed arc.
     """
+    import numpy as np
+
+    from preflight.data.stamp_codec import STAMP_SHAPE
+
     n = lens.size
     _, h, w = STAMP_SHAPE
     y, x = np.mgrid[0:h, 0:w] - (h - 1) / 2.0  # (H, W) each, centred

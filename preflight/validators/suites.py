@@ -14,7 +14,9 @@ preflight reads an expectation's ``meta``:
 * ``message``: a ``str.format`` template over the split's aggregates, the parameters, ``split``,
   ``observed``, ``expected``, ``min_value``, ``max_value``, ``column`` and ``check``.
 
-Great Expectations is imported here only, inside ``run_suite``, once per process.
+The packaged suites' expectation kind is evaluated directly on the aggregates (``direct``, with
+GX's results, checked against GX in the tests); Great Expectations is imported, inside
+``run_suite`` and once per process, only for a split with an expectation ``direct`` declines.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from preflight.config import GateConfig
 from preflight.errors import ConfigError
 from preflight.results import CheckResult, Severity
+from preflight.validators import direct
 
 __all__ = [
     "AGGREGATE_COLUMNS",
@@ -251,13 +254,20 @@ def parameters(config: GateConfig, role: Role) -> dict[str, float | int]:
     }
 
 
-def run_suite(suite: Suite, frame: pd.DataFrame, config: GateConfig) -> list[CheckResult]:
+def run_suite(
+    suite: Suite, frame: pd.DataFrame, config: GateConfig, *, great_expectations: bool = False
+) -> list[CheckResult]:
     """Validate each split's row of ``frame`` against the expectations for its role.
+
+    Expectations of the packaged suites' kind are evaluated directly (``direct``), with GX's
+    results; a split with any other expectation is validated by Great Expectations.
 
     Args:
         suite: the loaded suite.
         frame: one row per split with ``AGGREGATE_COLUMNS`` (``role`` holds a ``Role``).
         config: thresholds, as suite parameters.
+        great_expectations: validate every split with GX, even what ``direct`` evaluates
+            (the oracle the tests compare the direct results with).
 
     Returns:
         One result per (expectation, split), splits in the frame's order.
@@ -267,25 +277,38 @@ def run_suite(suite: Suite, frame: pd.DataFrame, config: GateConfig) -> list[Che
     """
     if frame.empty or not suite.expectations:
         return []
-    from preflight.validators import _gx  # Great Expectations: here only, once per process
-
-    batch_definition = _gx.batch_definition()
-    by_role: dict[Role, tuple[list[int], Any]] = {}
+    gx_suites: dict[Role, Any] = {}
     results: list[CheckResult] = []
     for position in range(len(frame)):
         row = frame.iloc[[position]].reset_index(drop=True)
         values = _python(row.iloc[0].to_dict())
         role = Role(values["role"])
-        if role not in by_role:
-            indices = [i for i, e in enumerate(suite.expectations) if e.applies(role)]
-            by_role[role] = (indices, _gx.build_suite(suite, indices) if indices else None)
-        indices, gx_suite = by_role[role]
-        if gx_suite is None:
+        indices = [i for i, e in enumerate(suite.expectations) if e.applies(role)]
+        if not indices:
             continue
         params = parameters(config, role)
-        outcomes = _gx.validate(batch_definition, gx_suite, row, params, suite)
+        specs = {i: suite.expectations[i] for i in indices}
+        outcomes = None if great_expectations else direct.outcomes(specs, values, params)
+        if outcomes is None:
+            outcomes = _validate_with_gx(suite, indices, gx_suites, role, row, params)
         results += [_result(suite.expectations[i], outcomes[i], values, params) for i in indices]
     return results
+
+
+def _validate_with_gx(
+    suite: Suite,
+    indices: list[int],
+    gx_suites: dict[Role, Any],
+    role: Role,
+    row: pd.DataFrame,
+    params: dict[str, Any],
+) -> dict[int, tuple[bool, Any]]:
+    """One split's row validated by Great Expectations (imported here, once per process)."""
+    from preflight.validators import _gx
+
+    if role not in gx_suites:
+        gx_suites[role] = _gx.build_suite(suite, indices)
+    return _gx.validate(_gx.batch_definition(), gx_suites[role], row, params, suite)
 
 
 def _result(

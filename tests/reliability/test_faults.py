@@ -250,6 +250,7 @@ def _arm(point: str) -> None:
     if point == "parsing":
         scan_module._parse_all = _kill_self  # type: ignore[assignment]
     elif point == "pooled":  # the worker pool is up and every chunk submitted
+        scan_module.PARALLEL_MIN_FILES = 1  # a pool even for a small scenario
         scan_module.as_completed = _kill_self  # type: ignore[assignment]
     elif point == "loading":
         scan_module._load_staged = _then_kill(scan_module._load_staged)  # type: ignore[assignment]
