@@ -47,5 +47,10 @@ def interruptible(command: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 
 def _say(stop: signals.Interrupted, name: str) -> None:
-    what = AFTER.get(name, f"{name} stopped")
-    make_console(stderr=True).print(f"[yellow]interrupted by {stop.name}[/yellow]: {what}")
+    say_interrupted(stop.name, name)
+
+
+def say_interrupted(signal_name: str, command: str) -> None:
+    """The one line a stopped command ends with: which signal, and what stopping meant."""
+    what = AFTER.get(command, f"{command} stopped")
+    make_console(stderr=True).print(f"[yellow]interrupted by {signal_name}[/yellow]: {what}")

@@ -18,6 +18,7 @@ from rich.markup import escape
 from preflight import signals
 from preflight.cli._exit import exit_2_on_error, print_error
 from preflight.cli._help import flag
+from preflight.cli.interrupts import say_interrupted
 from preflight.console import make_console
 from preflight.errors import PreflightError
 
@@ -147,6 +148,8 @@ def _run(
         render_result(result, console)
         if html is not None:
             console.print(f"HTML report: {escape(str(html))}")
+    if result.status is RunStatus.INTERRUPTED:  # SIGTERM at a batch all ranks agreed on
+        say_interrupted("SIGTERM", "smoke" if smoke else "train")
     if expected is not None:  # a submitted run that SIGTERM stopped: back into the queue
         from preflight.pipelines.submit import requeue_interrupted
 

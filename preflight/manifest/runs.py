@@ -74,6 +74,7 @@ _COLUMNS = (
     "run_id, kind, started, finished, status, message, config, audit_id, run_dir, metrics, "
     "checkpoints, monitors, evaluation, scheduler, job_id, script, cluster"
 )
+_INSERT = f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 
 
 class RunStatus(StrEnum):
@@ -131,7 +132,7 @@ def start_run(
     with Manifest.open(manifest) as m:
         _create(m)
         m.con.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+            _INSERT,
             [
                 run_id, kind, datetime.now(), None, str(status), message, json.dumps(config),
                 audit_id, None if run_dir is None else str(run_dir), "[]", "{}", "[]", None,

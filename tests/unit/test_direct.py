@@ -54,9 +54,10 @@ def split_stats(draw: st.DrawFn) -> dict[str, Any]:
 def thresholds(draw: st.DrawFn) -> SplitThresholds:
     low = draw(st.floats(0, 1))
     return SplitThresholds(
-        min_positive_windows=draw(st.integers(0, 3000)),
-        min_positive_events=draw(st.integers(0, 50)),
-        min_positive_patients=draw(st.integers(0, 20)),
+        # the floor (issue 14): the minimums of positives cannot go below 1
+        min_positive_windows=draw(st.integers(1, 3000)),
+        min_positive_events=draw(st.integers(1, 50)),
+        min_positive_patients=draw(st.integers(1, 20)),
         min_positive_fraction=low,
         max_positive_fraction=draw(st.floats(low, 1)),
     )
