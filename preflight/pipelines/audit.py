@@ -218,6 +218,8 @@ def build_report(
 def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
     """The check an audit makes before the gate: something is usable at all."""
     usable = int(totals["recordings"])
+    rejected = int(totals.get("rejected") or 0)
+    see = "; see the rejected list" if rejected else ""
     return [
         CheckResult(
             name="usable_recordings",
@@ -226,7 +228,7 @@ def reader_checks(totals: dict[str, int | float]) -> list[CheckResult]:
             passed=usable > 0,
             observed=usable,
             expected=">= 1",
-            message=f"{usable} usable recording(s) (needs >= 1); see the rejected list",
+            message=f"{usable} usable recording(s) (needs >= 1){see}",
             reason=None if usable > 0 else "nothing_usable",
         )
     ]

@@ -415,3 +415,14 @@ def test_great_expectations_is_imported_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_usable_recordings_points_at_the_rejected_list_only_when_there_is_one() -> None:
+    from preflight.pipelines.audit import reader_checks
+
+    (clean,) = reader_checks({"recordings": 3, "rejected": 0})
+    assert clean.passed
+    assert clean.message == "3 usable recording(s) (needs >= 1)"
+    (empty,) = reader_checks({"recordings": 0, "rejected": 2})
+    assert not empty.passed
+    assert empty.message == "0 usable recording(s) (needs >= 1); see the rejected list"
