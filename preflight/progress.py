@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from preflight.console import make_console
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 
@@ -30,23 +31,7 @@ class ProgressReporter:
         console = make_console(stderr=True)
         self._progress: Progress | None = None
         if enabled and total > 0 and console.is_terminal:
-            # Imported here: a quiet or piped run never pays for rich's progress module.
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            )
+            self._progress = _counting_bar(console)
             self._task = self._progress.add_task(description, total=total)
 
     def __enter__(self) -> ProgressReporter:
@@ -83,22 +68,8 @@ class EpochBar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         if enabled and console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("steps  loss {task.fields[loss]}  {task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
+            self._progress = _counting_bar(
+                console, "steps  loss {task.fields[loss]}  {task.fields[rate]}"
             )
 
     def begin(self, epoch: int, steps: int | None) -> None:
@@ -168,3 +139,16 @@ class Working:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def _counting_bar(console: Console, *fields: str) -> Progress:
+    """A transient bar: the description, the bar, done of total, ``fields`` (text templates over
+    the task's fields), the time elapsed. rich's progress module is imported here, when a bar is
+    drawn, so a quiet or piped run never pays for it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        *(TextColumn(field) for field in fields), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
