@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import typer
 
 from preflight import signals
-from preflight.console import make_console
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -52,5 +51,7 @@ def _say(stop: signals.Interrupted, name: str) -> None:
 
 def say_interrupted(signal_name: str, command: str) -> None:
     """The one line a stopped command ends with: which signal, and what stopping meant."""
+    from preflight.console import make_console  # here: `preflight --version` never loads rich
+
     what = AFTER.get(command, f"{command} stopped")
     make_console(stderr=True).print(f"[yellow]interrupted by {signal_name}[/yellow]: {what}")
