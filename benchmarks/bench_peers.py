@@ -15,6 +15,9 @@ Peers (``benchmarks/peer_*.py``):
 * MNE's ``read_raw_edf(preload=False)`` on every EDF (durations, so windows, but no labels);
 * Great Expectations alone, validating the per-window table the pandas script writes (both
   classes and at least one positive window per split).
+
+Then the issue-15 targets, met or missed; under a missed one, where that command's time goes
+(``_profile``: imports by package, or the audit's phases under cProfile).
 """
 
 from __future__ import annotations
