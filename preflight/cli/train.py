@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,14 +122,15 @@ def _run(
         if smoke:
             result = run_smoke(cfg, progress=talk, on_epoch=on_epoch, on_gate=on_gate)
         else:
-            result = run_train(
-                cfg,
-                resume=resume,
-                progress=talk,
-                on_epoch=on_epoch,
-                on_gate=on_gate,
-                expected=expected,
-            )
+            with _requeued_if_stopped_early(config, expected):
+                result = run_train(
+                    cfg,
+                    resume=resume,
+                    progress=talk,
+                    on_epoch=on_epoch,
+                    on_gate=on_gate,
+                    expected=expected,
+                )
         if html is not None and result.rank == 0:
             _write_html(result.run_id, cfg, html)
     except PreflightError as exc:
@@ -157,6 +160,27 @@ def _run(
         with exit_2_on_error():
             requeue_interrupted(cfg, result)
     raise typer.Exit(result.exit_code)
+
+
+@contextmanager
+def _requeued_if_stopped_early(config: Path, expected: Expected | None) -> Iterator[None]:
+    """A submitted run that SIGTERM stopped before its first batch (job-start audit, gate,
+    cache build) goes back into the queue: rank 0 requeues its Slurm job on the way out.
+
+    Whatever the signal surfaced as counts (``Interrupted``, or a collective that failed once
+    another rank had left). A stop inside training returns a result instead, requeued by
+    ``requeue_interrupted``.
+    """
+    try:
+        yield
+    except BaseException:
+        stop = signals.received()
+        if expected is not None and stop is not None and stop.name == "SIGTERM" and _rank_zero():
+            from preflight.pipelines.submit import requeue_before_training
+
+            sys.stdout.flush()
+            requeue_before_training(config, expected.run_id)
+        raise
 
 
 def _rank_zero() -> bool:

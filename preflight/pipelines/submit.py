@@ -20,6 +20,7 @@ shell script to begin with, and submitit's pickled-callable model has nothing to
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -60,6 +61,7 @@ __all__ = [
     "check_submitted",
     "gate_message",
     "refuse",
+    "requeue_before_training",
     "requeue_interrupted",
     "submit",
 ]
@@ -326,3 +328,39 @@ def requeue_interrupted(config: RunConfig, result: RunResult) -> None:
         set_status(
             manifest, result.run_id, RunStatus.INTERRUPTED, f"{message}; not requeued: {refused}"
         )
+
+
+def requeue_before_training(config_path: str | Path, run_id: str) -> None:
+    """SIGTERM before a submitted run's first batch (a time limit or a preemption during the
+    job-start audit, the gate or the cache build): requeue its Slurm job, which starts over from
+    the re-audit (and from the run's newest checkpoint, if an earlier start wrote one).
+
+    Called by rank 0 on its way out. The run's row, when it has one, says so first; a manifest
+    that cannot be written to does not stop the requeue, which is what saves the job.
+    """
+    job = os.environ.get("SLURM_JOB_ID")
+    if job is None:
+        return
+    what = "interrupted by SIGTERM before the first batch"
+    manifest = _manifest_of(config_path)
+    _note(manifest, run_id, f"{what}; Slurm job {job} requeued")
+    refused = slurm.requeue(job)
+    if refused is not None:
+        _note(manifest, run_id, f"{what}; not requeued: {refused}")
+
+
+def _manifest_of(config_path: str | Path) -> Path | None:
+    try:
+        data = load_run_config(config_path).data
+    except PreflightError:
+        return None
+    return data.manifest or default_path(data.source)
+
+
+def _note(manifest: Path | None, run_id: str, message: str) -> None:
+    """Mark the run interrupted with ``message`` if it can be (no row: nothing to mark)."""
+    if manifest is None:
+        return
+    # e.g. the manifest stays locked past the wait: the requeue still goes ahead
+    with contextlib.suppress(PreflightError):
+        set_status(manifest, run_id, RunStatus.INTERRUPTED, message)

@@ -189,3 +189,40 @@ def test_a_sigtermed_job_is_requeued_and_resumes(corpus: Path) -> None:
         ["scontrol", "show", "job", "-o", result.job_id], capture_output=True, text=True
     )
     assert "Restarts=1" in shown.stdout
+
+
+def test_a_job_sigtermed_before_its_first_batch_is_requeued_and_completes(corpus: Path) -> None:
+    """SIGTERM while the job-start re-audit waits: rank 0 requeues, the job starts over.
+
+    The job is held until this test holds the manifest's lock, so its re-audit waits (and says
+    so in the log); SIGTERM lands in that wait, before any model exists. Without the requeue the
+    job ended there, exit 143, and the run stayed unfinished.
+    """
+    config = write_config(
+        corpus.parent / "early-sigterm", corpus,
+        train={"epochs": 1, "steps_per_epoch": STEPS, "device": "cpu"},
+    )  # fmt: skip
+    result = submit(config, cluster={**CPU, "sbatch_args": ["--hold"]})
+    assert result.job_id is not None
+    assert result.run_id is not None
+    assert result.script_path is not None
+    log = log_path(result.script_path.parent, result.job_id)
+    with Manifest.open(corpus / ".preflight" / "manifest.duckdb"):  # holds the lock
+        subprocess.run(["scontrol", "release", result.job_id], check=True)
+        deadline = time.monotonic() + 25  # the re-audit waits up to 30 s for the lock
+        while time.monotonic() < deadline and not (
+            log.exists() and "waiting for another audit" in log.read_text()
+        ):
+            time.sleep(0.1)
+        assert log.exists() and "waiting for another audit" in log.read_text(), (
+            log.read_text() if log.exists() else "no log"
+        )
+        subprocess.run(["scancel", "--signal=TERM", result.job_id], check=True)
+        time.sleep(1)  # the ranks take the signal inside the wait; then the lock is let go
+    assert _wait(result.job_id, ENDED) is SchedulerState.COMPLETED, log.read_text()
+    run = _row(config, result.run_id)
+    assert run.status is RunStatus.COMPLETED, run.message
+    shown = subprocess.run(
+        ["scontrol", "show", "job", "-o", result.job_id], capture_output=True, text=True
+    )
+    assert "Restarts=1" in shown.stdout, log.read_text()
