@@ -164,8 +164,9 @@ def _run(
 
 @contextmanager
 def _requeued_if_stopped_early(config: Path, expected: Expected | None) -> Iterator[None]:
-    """A submitted run that SIGTERM stopped before its first batch (job-start audit, gate,
-    cache build) goes back into the queue: rank 0 requeues its Slurm job on the way out.
+    """A submitted run that SIGTERM stopped outside its training loop (job-start audit, gate,
+    cache build, final evaluation) goes back into the queue: rank 0 requeues its Slurm job on
+    the way out.
 
     Whatever the signal surfaced as counts (``Interrupted``, or a collective that failed once
     another rank had left). A stop inside training returns a result instead, requeued by

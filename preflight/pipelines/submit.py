@@ -331,9 +331,10 @@ def requeue_interrupted(config: RunConfig, result: RunResult) -> None:
 
 
 def requeue_before_training(config_path: str | Path, run_id: str) -> None:
-    """SIGTERM before a submitted run's first batch (a time limit or a preemption during the
-    job-start audit, the gate or the cache build): requeue its Slurm job, which starts over from
-    the re-audit (and from the run's newest checkpoint, if an earlier start wrote one).
+    """SIGTERM outside a submitted run's training loop (a time limit or a preemption during the
+    job-start audit, the gate, the cache build, or the evaluation after the last epoch): requeue
+    its Slurm job, which starts over from the re-audit and continues from the run's newest
+    checkpoint, if one was written.
 
     Called by rank 0 on its way out. The run's row, when it has one, says so first; a manifest
     that cannot be written to does not stop the requeue, which is what saves the job.
@@ -341,7 +342,7 @@ def requeue_before_training(config_path: str | Path, run_id: str) -> None:
     job = os.environ.get("SLURM_JOB_ID")
     if job is None:
         return
-    what = "interrupted by SIGTERM before the first batch"
+    what = "interrupted by SIGTERM outside the training loop"
     manifest = _manifest_of(config_path)
     _note(manifest, run_id, f"{what}; Slurm job {job} requeued")
     refused = slurm.requeue(job)
