@@ -110,6 +110,13 @@ class DataConfig(Strict):
 
     _outputs_inside = field_validator("manifest", "cache")(inside_config_folder)
 
+    @property
+    def manifest_path(self) -> Path:
+        """``manifest``, or the audit's default ``<source>/.preflight/manifest.duckdb``."""
+        from preflight.manifest.store import default_path  # DuckDB: only once a path is wanted
+
+        return self.manifest or default_path(self.source)
+
 
 class PreprocessConfig(Strict):
     """What the cache does to each recording (``preflight.data.preprocess.Preprocessing``)."""

@@ -122,7 +122,7 @@ def _run(
         if smoke:
             result = run_smoke(cfg, progress=talk, on_epoch=on_epoch, on_gate=on_gate)
         else:
-            with _requeued_if_stopped_early(config, expected):
+            with _requeued_if_stopped_early(cfg, expected):
                 result = run_train(
                     cfg,
                     resume=resume,
@@ -163,7 +163,7 @@ def _run(
 
 
 @contextmanager
-def _requeued_if_stopped_early(config: Path, expected: Expected | None) -> Iterator[None]:
+def _requeued_if_stopped_early(config: RunConfig, expected: Expected | None) -> Iterator[None]:
     """A submitted run that SIGTERM stopped outside its training loop (job-start audit, gate,
     cache build, final evaluation) goes back into the queue: rank 0 requeues its Slurm job on
     the way out.
@@ -194,9 +194,8 @@ def _rank_zero() -> bool:
 
 def _write_html(run_id: str, config: RunConfig, path: Path) -> None:
     """The run's HTML report (``pipelines.train.run_page``), written atomically."""
-    from preflight.manifest.store import default_path
     from preflight.pipelines.train import run_page
     from preflight.reports.json_report import write_text_atomic
 
-    manifest = config.data.manifest or default_path(config.data.source)
+    manifest = config.data.manifest_path
     write_text_atomic(path, run_page(manifest, run_id))

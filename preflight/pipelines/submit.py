@@ -42,7 +42,7 @@ from preflight.manifest.runs import (
     set_status,
     start_run,
 )
-from preflight.manifest.store import Manifest, default_path
+from preflight.manifest.store import Manifest
 from preflight.pipelines.audit import audit, scan_options
 from preflight.reports.model import AuditReport
 from preflight.results import Severity, Verdict
@@ -142,7 +142,7 @@ def submit(
     path = Path(config_path).absolute()
     config = load_run_config(path)
     resources = ClusterConfig.model_validate(config.cluster.model_dump() | (cluster or {}))
-    manifest = config.data.manifest or default_path(config.data.source)
+    manifest = config.data.manifest_path
     options = scan_options(config.audit, progress=progress)
     report = audit(
         config.data.source, manifest=manifest, options=options, config=config.preflight_config()
@@ -318,7 +318,7 @@ def requeue_interrupted(config: RunConfig, result: RunResult) -> None:
     job = os.environ.get("SLURM_JOB_ID")
     if job is None or result.rank != 0 or result.status is not RunStatus.INTERRUPTED:
         return
-    manifest = config.data.manifest or default_path(config.data.source)
+    manifest = config.data.manifest_path
     message = result.message
     set_status(
         manifest, result.run_id, RunStatus.INTERRUPTED, f"{message}; Slurm job {job} requeued"
@@ -330,7 +330,7 @@ def requeue_interrupted(config: RunConfig, result: RunResult) -> None:
         )
 
 
-def requeue_before_training(config_path: str | Path, run_id: str) -> None:
+def requeue_before_training(config: RunConfig, run_id: str) -> None:
     """SIGTERM outside a submitted run's training loop (a time limit or a preemption during the
     job-start audit, the gate, the cache build, or the evaluation after the last epoch): requeue
     its Slurm job, which starts over from the re-audit and continues from the run's newest
@@ -343,25 +343,14 @@ def requeue_before_training(config_path: str | Path, run_id: str) -> None:
     if job is None:
         return
     what = "interrupted by SIGTERM outside the training loop"
-    manifest = _manifest_of(config_path)
-    _note(manifest, run_id, f"{what}; Slurm job {job} requeued")
+    _note(config.data.manifest_path, run_id, f"{what}; Slurm job {job} requeued")
     refused = slurm.requeue(job)
     if refused is not None:
-        _note(manifest, run_id, f"{what}; not requeued: {refused}")
+        _note(config.data.manifest_path, run_id, f"{what}; not requeued: {refused}")
 
 
-def _manifest_of(config_path: str | Path) -> Path | None:
-    try:
-        data = load_run_config(config_path).data
-    except PreflightError:
-        return None
-    return data.manifest or default_path(data.source)
-
-
-def _note(manifest: Path | None, run_id: str, message: str) -> None:
+def _note(manifest: Path, run_id: str, message: str) -> None:
     """Mark the run interrupted with ``message`` if it can be (no row: nothing to mark)."""
-    if manifest is None:
-        return
     # e.g. the manifest stays locked past the wait: the requeue still goes ahead
     with contextlib.suppress(PreflightError):
         set_status(manifest, run_id, RunStatus.INTERRUPTED, message)

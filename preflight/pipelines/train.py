@@ -41,7 +41,7 @@ from preflight.manifest.runs import (
     set_status,
     start_run,
 )
-from preflight.manifest.store import Manifest, ManifestKind, default_path
+from preflight.manifest.store import Manifest, ManifestKind
 from preflight.pipelines.audit import audit, last_report, scan_options
 from preflight.pipelines.smoke import check_subset, choose_files, choose_subset, smoke_config
 from preflight.pipelines.submit import Expected, adopt, check_submitted, refuse
@@ -289,7 +289,7 @@ def _audit_and_gate(
 ) -> Start | _GateFailed:
     """Rank 0: audit, gate, and record the run (new, resumed, or refused by the gate)."""
     kind = "smoke" if smoke else "train"
-    manifest = config.data.manifest or default_path(config.data.source)
+    manifest = config.data.manifest_path
     options = scan_options(config.audit, progress=progress)
     report = audit(
         config.data.source, manifest=manifest, options=options, config=config.preflight_config()
