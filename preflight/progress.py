@@ -9,7 +9,7 @@ finished step there instead.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from preflight.console import make_console
 
@@ -18,7 +18,27 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 
-class ProgressReporter:
+class _Transient:
+    """A display drawn while a ``with`` block runs (``_progress``: None when nothing is drawn)."""
+
+    _progress: Progress | None = None
+
+    def __enter__(self) -> Self:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class ProgressReporter(_Transient):
     """Counts work items on a transient bar; silent when disabled or not on a terminal.
 
     Args:
@@ -34,24 +54,10 @@ class ProgressReporter:
             self._progress = _counting_bar(console)
             self._task = self._progress.add_task(description, total=total)
 
-    def __enter__(self) -> ProgressReporter:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more items done."""
         if self._progress is not None:
             self._progress.advance(self._task, n)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 class EpochBar:
@@ -106,7 +112,7 @@ class EpochBar:
             self._task = None
 
 
-class Working:
+class Working(_Transient):
     """A transient spinner saying what runs now, for a step whose length is not known.
 
     Args:
@@ -125,20 +131,6 @@ class Working:
                 console=console, transient=True,
             )  # fmt: skip
             self._progress.add_task(description, total=None)
-
-    def __enter__(self) -> Working:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def _counting_bar(console: Console, *fields: str) -> Progress:
