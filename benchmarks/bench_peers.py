@@ -81,12 +81,20 @@ def audit(corpus: Path, *, first: bool, labels_only: bool) -> tuple[float, float
     """One ``preflight audit`` process; ``first`` starts from no manifest."""
     if first:
         shutil.rmtree(corpus / ".preflight", ignore_errors=True)
-    report = corpus.parent / f"{corpus.name}.json"
-    flags = ["--labels-only"] if labels_only else []
-    seconds, cpu, _ = run([PREFLIGHT, "audit", str(corpus), "-q", "--json", str(report), *flags])
-    splits = json.loads(report.read_text())["splits"]
+    seconds, cpu, _ = run(audit_cmd(corpus, labels_only=labels_only))
+    splits = json.loads(_report(corpus).read_text())["splits"]
     keys = ("recordings", "windows", "positive_windows")
     return seconds, cpu, {s: {k: v[k] for k in keys} for s, v in splits.items()}
+
+
+def audit_cmd(corpus: Path, *, labels_only: bool) -> list[str]:
+    """``preflight audit`` of ``corpus`` as the benchmark runs it (quiet, a JSON report)."""
+    flags = ["--labels-only"] if labels_only else []
+    return [PREFLIGHT, "audit", str(corpus), "-q", "--json", str(_report(corpus)), *flags]
+
+
+def _report(corpus: Path) -> Path:
+    return corpus.parent / f"{corpus.name}.json"
 
 
 def peer(script: str, *args: str) -> tuple[float, float, dict[str, Any]]:
@@ -241,14 +249,14 @@ def targets(
         ("import preflight <= 0.15 s", *start["python -c 'import preflight'"], 0.15,
          ("imports", imported)),
         ("re-audit 210 rec <= 0.3 s", small["again"], small["again_cpu"], 0.3,
-         ("again", _audit_cmd(corpora["small"], labels_only=True))),
+         ("again", audit_cmd(corpora["small"], labels_only=True))),
         ("first audit 2,010 rec <= 1.0x the script", medium["ratio"], None, 1.0,
-         ("first", _audit_cmd(corpora["medium"], labels_only=False))),
+         ("first", audit_cmd(corpora["medium"], labels_only=False))),
         ("first audit 210 rec labels-only <= 1.5x", small["ratio"], None, 1.5,
-         ("first", _audit_cmd(corpora["small"], labels_only=True))),
+         ("first", audit_cmd(corpora["small"], labels_only=True))),
     ]  # fmt: skip
     if big:
-        big_cmd = _audit_cmd(corpora["big"], labels_only=False)
+        big_cmd = audit_cmd(corpora["big"], labels_only=False)
         checks += [
             ("re-audit 6,990 rec <= 0.3 s", big["again"], big["again_cpu"], 0.3,
              ("again", big_cmd)),
@@ -269,12 +277,6 @@ def targets(
 # How to show a missed target's time: "imports" (-X importtime), or the audit's phases under
 # cProfile, "first" from no manifest or "again" (unchanged re-audit); and the command.
 Explain = tuple[str, list[str]]
-
-
-def _audit_cmd(corpus: Path, *, labels_only: bool) -> list[str]:
-    report = corpus.parent / f"{corpus.name}-profiled.json"
-    flags = ["--labels-only"] if labels_only else []
-    return [PREFLIGHT, "audit", str(corpus), "-q", "--json", str(report), *flags]
 
 
 def _where(kind: str, cmd: list[str]) -> list[str]:
